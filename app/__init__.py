@@ -1,0 +1,31 @@
+"""The Cat Lai specialized inspection portal: a Flask app running the procedure as BPMN on SpiffWorkflow.
+
+``create_app`` builds the web application; the worker (``app.worker``) and the CLI (``app.cli``) build
+the same services through ``app.services.build_portal``.
+"""
+
+from __future__ import annotations
+
+
+def create_app(settings=None, portal=None):
+    """Build the Flask application (no global app is created at import time)."""
+    from flask import Flask
+
+    from app.services import build_portal
+    from app.settings import Settings
+
+    settings = settings or Settings.from_env()
+    app = Flask(__name__)
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        MAX_CONTENT_LENGTH=settings.max_request_bytes,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        JSON_SORT_KEYS=False,
+    )
+    app.extensions["portal"] = portal or build_portal(settings)
+
+    from app.api import bp as api_bp
+
+    app.register_blueprint(api_bp)
+    return app

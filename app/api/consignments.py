@@ -1,0 +1,53 @@
+"""API: register a consignment, read one (status, timeline, open tasks), search them."""
+
+from __future__ import annotations
+
+from flask import jsonify, request
+
+from app import queries
+from app.consignments.registration import parse_registration
+from app.engine.commands import RegisterConsignment
+from app.engine.errors import NotFound
+from app.models import Organization
+
+from . import bp
+from .auth import current_actor, require_token
+from .context import portal
+from .errors import json_body
+
+
+@bp.post("/consignments")
+@require_token("trader", "admin")
+def register_consignment():
+    registration = parse_registration(json_body())
+    consignment = portal().execute(RegisterConsignment(registration), current_actor())
+    return _consignment_response(consignment.declaration_no), 201
+
+
+@bp.get("/consignments/<declaration_no>")
+@require_token()
+def get_consignment(declaration_no: str):
+    return _consignment_response(declaration_no)
+
+
+@bp.get("/consignments")
+@require_token()
+def list_consignments():
+    limit = min(max(request.args.get("limit", 50, type=int), 1), 200)
+    offset = max(request.args.get("offset", 0, type=int), 0)
+    with portal().db.session() as session:
+        rows = queries.list_consignments(session, current_actor(), status=request.args.get("status"),
+                                         query=request.args.get("q"), limit=limit, offset=offset)
+        return jsonify({"items": [queries.consignment_json(c) for c in rows], "limit": limit, "offset": offset})
+
+
+def _consignment_response(declaration_no: str):
+    with portal().db.session() as session:
+        consignment = queries.find_consignment(session, current_actor(), declaration_no)
+        if consignment is None:
+            raise NotFound("no consignment with this declaration number that you may see", field="declaration_no")
+        trader = session.get(Organization, consignment.trader_org_id)
+        body = queries.consignment_json(consignment, trader.code if trader else None)
+        body["timeline"] = [queries.timeline_json(t) for t in queries.timeline(session, consignment.id)]
+        body["open_tasks"] = [queries.work_item_json(w, declaration_no) for w in queries.open_work(session, consignment.id)]
+        return jsonify(body)

@@ -1,0 +1,111 @@
+"""The OpenAPI 3.1 document of ``/api/v1``, served at ``/api/v1/openapi.json``."""
+
+from __future__ import annotations
+
+from flask import jsonify
+
+from . import bp
+
+_ERROR = {"$ref": "#/components/schemas/Error"}
+
+
+def _op(summary: str, tag: str, body: dict | None = None, ok: int = 200, roles: str = "any") -> dict:
+    op = {
+        "summary": summary,
+        "tags": [tag],
+        "description": f"Roles: {roles}. Every query is scoped to the caller's organization.",
+        "responses": {
+            str(ok): {"description": "OK"},
+            "401": {"description": "missing or unknown token", "content": {"application/json": {"schema": _ERROR}}},
+            "403": {"description": "role not allowed", "content": {"application/json": {"schema": _ERROR}}},
+            "404": {"description": "not found or not visible", "content": {"application/json": {"schema": _ERROR}}},
+            "409": {"description": "conflict: not open, already done, or stale revision",
+                    "content": {"application/json": {"schema": _ERROR}}},
+            "422": {"description": "invalid input; `field` and `reason` say what",
+                    "content": {"application/json": {"schema": _ERROR}}},
+        },
+    }
+    if body:
+        op["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
+    return op
+
+
+REGISTRATION = {
+    "type": "object",
+    "required": ["declaration_no", "declaration_type", "customs_branch", "goods", "hs_codes"],
+    "properties": {
+        "declaration_no": {"type": "string", "pattern": "^[0-9]{12}$"},
+        "declaration_type": {"type": "string", "examples": ["A11"]},
+        "customs_branch": {"type": "string", "examples": ["02CI"]},
+        "goods": {"type": "string", "maxLength": 500},
+        "hs_codes": {"type": "array", "items": {"type": "string", "pattern": "^[0-9]{8}$"}, "minItems": 1},
+        "containers": {"type": "array", "items": {"type": "string", "description": "ISO 6346"}},
+        "awb": {"type": "string", "examples": ["618-44172030"]},
+        "bill_of_lading": {"type": "string"},
+        "sampling_place": {"type": "string"},
+        "request_preservation": {"type": "boolean"},
+        "trader": {"type": "string", "description": "trader organization code (operators only)"},
+    },
+}
+
+DOCUMENT = {
+    "openapi": "3.1.0",
+    "info": {"title": "Cat Lai specialized inspection portal API", "version": "1"},
+    "servers": [{"url": "/api/v1"}],
+    "security": [{"bearer": []}],
+    "components": {
+        "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+        "schemas": {
+            "Error": {
+                "type": "object",
+                "required": ["error", "message"],
+                "properties": {
+                    "error": {"type": "string"},
+                    "message": {"type": "string"},
+                    "field": {"type": ["string", "null"]},
+                    "reason": {"type": ["string", "null"]},
+                    "errors": {"type": "array", "items": {"type": "object", "properties": {
+                        "field": {"type": "string"}, "reason": {"type": "string"}}}},
+                },
+            },
+            "Registration": REGISTRATION,
+        },
+    },
+    "paths": {
+        "/consignments": {
+            "post": _op("Register a consignment", "consignments", {"$ref": "#/components/schemas/Registration"},
+                        201, "trader, admin"),
+            "get": _op("Search consignments (q = declaration, container or bill of lading)", "consignments"),
+        },
+        "/consignments/{declaration_no}": {
+            "get": _op("A consignment with status, timeline and open tasks", "consignments"),
+        },
+        "/work-items": {"get": _op("The caller's inbox (its organization and role)", "work")},
+        "/work-items/{id}": {"get": _op("One work item with its form (JSON Schema) and revision", "work")},
+        "/work-items/{id}/claim": {"post": _op("Claim a work item", "work")},
+        "/work-items/{id}/release": {"post": _op("Release a claimed work item", "work")},
+        "/work-items/{id}/complete": {
+            "post": _op("Complete a work item with form data", "work", {
+                "type": "object", "properties": {"data": {"type": "object"},
+                                                 "expected_revision": {"type": "integer"}}}),
+        },
+        "/port/container-positioned": {
+            "post": _op("Port callback: containers are in the sampling area", "callbacks", {
+                "type": "object", "required": ["declaration_no", "positions"],
+                "properties": {"declaration_no": {"type": "string"}, "move_ref": {"type": "string"},
+                               "positions": {"type": "array", "items": {"type": "object"}}}}, 202,
+                "port_operator"),
+        },
+        "/incidents": {"get": _op("Failed jobs", "operations", roles="admin, manager")},
+        "/incidents/{id}/retry": {"post": _op("Retry a failed job", "operations", roles="admin, manager")},
+        "/escalations": {"get": _op("Open escalations", "operations", roles="admin, manager")},
+        "/clock": {"get": _op("The portal clock", "operations")},
+        "/clock/advance": {"post": _op("Move the simulated clock forward", "operations", {
+            "type": "object", "properties": {"hours": {"type": "number"}}}, roles="admin")},
+    },
+}
+
+
+@bp.get("/openapi.json")
+def openapi_document():
+    return jsonify(DOCUMENT)

@@ -1,0 +1,31 @@
+"""Commands: every change of state the portal makes, each run by the command executor in one transaction.
+
+* ``registration`` — a trader registers a consignment (starts its process instance);
+* ``work_items`` — claim, release and complete the user tasks officers and traders work;
+* ``jobs`` — the worker claims service-task jobs, reports their results or failures; incidents are retried;
+* ``messages`` — callbacks from outside systems (the port's ``ContainerPositioned``);
+* ``timers`` — fire due BPMN timers; raise "stalled consignment" escalations;
+* ``deployment`` — deploy a model bundle as a new immutable version.
+"""
+
+from .deployment import DeployBundle
+from .jobs import ClaimDueJobs, CompleteJob, FailJob, RetryIncident
+from .messages import CorrelateMessage
+from .registration import RegisterConsignment
+from .timers import DetectStalledConsignments, FireDueTimers
+from .work_items import ClaimWorkItem, CompleteWorkItem, ReleaseWorkItem
+
+__all__ = [
+    "ClaimDueJobs",
+    "ClaimWorkItem",
+    "CompleteJob",
+    "CompleteWorkItem",
+    "CorrelateMessage",
+    "DeployBundle",
+    "DetectStalledConsignments",
+    "FailJob",
+    "FireDueTimers",
+    "RegisterConsignment",
+    "ReleaseWorkItem",
+    "RetryIncident",
+]

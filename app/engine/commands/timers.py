@@ -1,0 +1,67 @@
+"""Time-driven commands: fire the BPMN timers that are due, and escalate consignments where nothing has
+happened for longer than the configured working hours."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from app.models import Consignment, Escalation, ProcessInstance
+
+from ..executor import CommandContext
+
+
+@dataclass
+class FireDueTimers:
+    instance_id: int
+
+    def execute(self, ctx: CommandContext) -> bool:
+        row = ctx.session.get(ProcessInstance, self.instance_id)
+        if row is None or row.next_timer_at is None or row.next_timer_at > ctx.now:
+            return False
+        consignment = ctx.session.scalar(select(Consignment).where(Consignment.instance_id == row.id))
+        loaded = ctx.load(consignment)
+        loaded.workflow.refresh_timers()
+        ctx.run_engine(loaded)
+        ctx.save(loaded, activity=False)
+        return True
+
+
+@dataclass
+class DetectStalledConsignments:
+    """Raise a "stalled" escalation for each running consignment idle past the threshold."""
+
+    limit: int = 500
+
+    def execute(self, ctx: CommandContext) -> int:
+        threshold = ctx.settings.stalled_after_working_hours
+        # Working hours never outrun wall-clock hours, so this index-friendly filter loses no candidate.
+        cutoff = ctx.now - timedelta(hours=threshold)
+        already = select(Escalation.consignment_id).where(
+            Escalation.kind == "stalled", Escalation.resolved_at.is_(None)
+        )
+        candidates = ctx.session.scalars(
+            select(Consignment)
+            .where(
+                Consignment.status.in_(("registered", "in_progress")),
+                Consignment.last_activity_at < cutoff,
+                Consignment.id.not_in(already),
+            )
+            .order_by(Consignment.last_activity_at)
+            .limit(self.limit)
+        ).all()
+        raised = 0
+        for consignment in candidates:
+            idle = ctx.runtime.calendar.working_hours_between(consignment.last_activity_at, ctx.now)
+            if idle < threshold:
+                continue
+            ctx.session.add(Escalation(consignment_id=consignment.id, kind="stalled",
+                                       organization=consignment.customs_branch, raised_at=ctx.now))
+            consignment.escalated = True
+            ctx.timeline(consignment, "escalation", "stalled", "Consignment stalled", actor="system",
+                         detail={"idle_working_hours": round(idle, 1)})
+            ctx.record(consignment, "escalation_raised", {"kind": "stalled", "idle_working_hours": round(idle, 1)})
+            raised += 1
+        return raised

@@ -1,0 +1,272 @@
+"""The command executor: every change of state runs here, in one transaction.
+
+For each command it opens a write session, fixes "now" from the injected clock, lets the command load
+instances and change them, runs the engine until the workflow waits, writes all projections, appends
+audit events, and commits with an optimistic revision check. A lost race raises ``StaleRevision``
+(HTTP 409); side effects registered with ``after_commit`` run only once the commit succeeded.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from SpiffWorkflow.bpmn.util.event import BpmnEvent
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.camunda.specs.event_definitions import MessageEventDefinition
+from SpiffWorkflow.exceptions import SpiffWorkflowException
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from app.db import Database
+from app.models import Consignment, MessageInbox, Organization, ProcessInstance, TimelineEvent, WorkItem
+
+from . import audit, projections
+from .clock import Clock
+from .errors import EngineFailure, PortalError, StaleRevision
+from .runtime import Runtime
+from .script_engine import PortalScriptEngine
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who runs a command: a signed-in user, an API client, or the system (worker, timers)."""
+
+    username: str
+    organization: str | None
+    role: str
+    user_id: int | None = None
+
+
+SYSTEM = Actor("system", None, "system")
+
+
+class Command(Protocol):
+    def execute(self, ctx: CommandContext) -> Any: ...
+
+
+@dataclass
+class LoadedInstance:
+    row: ProcessInstance
+    consignment: Consignment
+    workflow: BpmnWorkflow
+    trader_code: str
+    engine_steps: list[projections.EngineStep] = field(default_factory=list)
+
+
+class CommandContext:
+    """What a command sees: the session, the fixed moment, the engine runtime and the actor."""
+
+    def __init__(self, executor: CommandExecutor, session: Session, now: datetime, actor: Actor) -> None:
+        self.executor = executor
+        self.session = session
+        self.now = now
+        self.actor = actor
+        self.runtime: Runtime = executor.runtime
+        self.settings = executor.settings
+        self.engine: PortalScriptEngine = executor.runtime.script_engine(now)
+        self.after_commit: list[Callable[[], None]] = []
+        self.loaded: list[LoadedInstance] = []
+        self.notifications: list[tuple[str, str, int]] = []
+
+    # -- instances -------------------------------------------------------------------------------
+    def load(self, consignment: Consignment) -> LoadedInstance:
+        """Load the consignment's workflow (from the warm cache when its revision still matches)."""
+        row = self.session.get(ProcessInstance, consignment.instance_id)
+        if row is None:
+            raise PortalError("consignment has no process instance")
+        workflow = self.runtime.workflows.take(row.id, row.revision)
+        if workflow is None:
+            specs = self.runtime.specs(self.session, row.model_version_id)
+            workflow = self.runtime.codec.load_state(row.state, row.serializer_version, specs)
+        workflow.script_engine = self.engine
+        trader = self.session.get(Organization, consignment.trader_org_id)
+        loaded = LoadedInstance(row, consignment, workflow, trader.code if trader else "")
+        self.loaded.append(loaded)
+        return loaded
+
+    def run_engine(self, loaded: LoadedInstance) -> None:
+        """Run engine steps until the workflow waits, delivering any message that arrived early."""
+
+        def did_complete(task) -> None:
+            step = projections.describe_engine_step(task)
+            if step is not None:
+                loaded.engine_steps.append(step)
+            if "lead_agency" in task.data and not loaded.consignment.lead_agency:
+                loaded.consignment.lead_agency = str(task.data["lead_agency"])
+
+        try:
+            loaded.workflow.do_engine_steps(did_complete_task=did_complete)
+            while self._deliver_inbox(loaded):
+                loaded.workflow.do_engine_steps(did_complete_task=did_complete)
+        except SpiffWorkflowException as exc:
+            raise EngineFailure(f"the process model failed: {exc}") from exc
+
+    def send_message(self, loaded: LoadedInstance, name: str, payload: dict[str, Any], result_var: str) -> bool:
+        """Deliver a message if the workflow waits for it; otherwise keep it in the inbox for later."""
+        if self._waiting_for(loaded, name):
+            self._throw(loaded, name, payload, result_var)
+            self.run_engine(loaded)
+            return True
+        self.session.add(MessageInbox(instance_id=loaded.row.id, name=name, payload=payload,
+                                      result_var=result_var, received_at=self.now))
+        self.session.flush()
+        return False
+
+    def _waiting_for(self, loaded: LoadedInstance, name: str) -> bool:
+        return any(e.name == name and "Message" in e.event_type for e in loaded.workflow.waiting_events())
+
+    def _throw(self, loaded: LoadedInstance, name: str, payload: dict[str, Any], result_var: str) -> None:
+        event = BpmnEvent(MessageEventDefinition(name), {"payload": payload, "result_var": result_var})
+        loaded.workflow.send_event(event)
+        step = loaded.engine_steps
+        step.append(projections.EngineStep("message", name, name, {}))
+
+    def _deliver_inbox(self, loaded: LoadedInstance) -> bool:
+        pending = self.session.scalars(
+            select(MessageInbox)
+            .where(MessageInbox.instance_id == loaded.row.id, MessageInbox.delivered_at.is_(None))
+            .order_by(MessageInbox.id)
+        ).all()
+        for message in pending:
+            if self._waiting_for(loaded, message.name):
+                self._throw(loaded, message.name, message.payload, message.result_var)
+                message.delivered_at = self.now
+                return True
+        return False
+
+    def save(self, loaded: LoadedInstance, activity: bool = True) -> None:
+        """Write projections, timeline and state; fail with StaleRevision if someone saved first."""
+        consignment = loaded.consignment
+        for step in loaded.engine_steps:
+            self.timeline(consignment, step.kind, step.step_id, step.step_name, detail=step.detail, actor="system")
+        loaded.engine_steps.clear()
+        next_timer = projections.sync(self, loaded)
+        if activity:
+            consignment.last_activity_at = self.now
+            self.executor.resolve_stalled(self.session, consignment.id, self.now)
+        state = self.runtime.codec.dump_state(loaded.workflow)
+        new_revision = loaded.row.revision + 1
+        result = self.session.execute(
+            update(ProcessInstance)
+            .where(ProcessInstance.id == loaded.row.id, ProcessInstance.revision == loaded.row.revision)
+            .values(
+                state=state,
+                revision=new_revision,
+                serializer_version=self.runtime.codec.version,
+                completed=loaded.workflow.completed,
+                next_timer_at=next_timer,
+                updated_at=self.now,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        if result.rowcount != 1:
+            raise StaleRevision("the consignment was changed by someone else; reload and try again")
+        workflow, instance_id = loaded.workflow, loaded.row.id
+        self.after_commit.append(lambda: self.runtime.workflows.put(instance_id, new_revision, workflow))
+
+    # -- read-side helpers -----------------------------------------------------------------------
+    def timeline(
+        self,
+        consignment: Consignment,
+        kind: str,
+        step_id: str,
+        step_name: str,
+        *,
+        actor: str | None = None,
+        organization: str | None = None,
+        started_at: datetime | None = None,
+        detail: dict[str, Any] | None = None,
+    ) -> None:
+        hours = None
+        if started_at is not None:
+            hours = round(self.runtime.calendar.working_hours_between(started_at, self.now), 2)
+        self.session.add(
+            TimelineEvent(
+                consignment_id=consignment.id,
+                at=self.now,
+                kind=kind,
+                step_id=step_id,
+                step_name=step_name,
+                actor=actor if actor is not None else self.actor.username,
+                organization=organization if organization is not None else self.actor.organization,
+                working_hours=hours,
+                detail=detail or {},
+            )
+        )
+
+    def record(self, consignment: Consignment | None, action: str, data: Any, task_id: str | None = None) -> None:
+        """Append an audit event for this command."""
+        audit.append(
+            self.session,
+            at=self.now,
+            actor=self.actor.username,
+            organization=self.actor.organization,
+            action=action,
+            data=data,
+            consignment_id=consignment.id if consignment is not None else None,
+            task_id=task_id,
+        )
+
+    def notify(self, organization: str, role: str, item: WorkItem) -> None:
+        self.notifications.append((organization, role, item.id))
+
+    def wake_worker(self) -> None:
+        self.executor.wake_worker()
+
+
+class CommandExecutor:
+    """Run commands; retry only the audit-chain race, which needs no decision from the caller."""
+
+    def __init__(self, db: Database, runtime: Runtime, clock: Clock, settings, wake_worker=None) -> None:
+        self.db = db
+        self.runtime = runtime
+        self.clock = clock
+        self.settings = settings
+        self._wake = wake_worker
+
+    def execute(self, command: Command, actor: Actor = SYSTEM) -> Any:
+        for attempt in range(5):
+            now = self.clock.now()
+            session = self.db.write_session()
+            ctx = CommandContext(self, session, now, actor)
+            try:
+                with session.begin():
+                    result = command.execute(ctx)
+                    session.flush()
+            except IntegrityError as exc:
+                if "prev_hash" in str(exc.orig) and attempt < 4:
+                    log.info("audit chain race, retrying %s", type(command).__name__)
+                    continue
+                raise
+            finally:
+                session.close()
+            for hook in ctx.after_commit:
+                try:
+                    hook()
+                except Exception:  # an after-commit effect must never undo a committed command
+                    log.exception("after-commit hook failed")
+            return result
+        raise StaleRevision("too much contention on the audit trail; try again")
+
+    def wake_worker(self) -> None:
+        if self._wake is not None:
+            self._wake()
+
+    def resolve_stalled(self, session: Session, consignment_id: int, now: datetime) -> None:
+        from app.models import Escalation
+
+        for escalation in session.scalars(
+            select(Escalation).where(
+                Escalation.consignment_id == consignment_id,
+                Escalation.kind == "stalled",
+                Escalation.resolved_at.is_(None),
+            )
+        ):
+            escalation.resolved_at = now

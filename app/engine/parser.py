@@ -1,0 +1,125 @@
+"""Parse the model bundle: SpiffWorkflow's ``CamundaParser`` extended through its class map for
+``candidateGroups``, ``dueDate``, external-topic service tasks with ``inputOutput``, and clocked timers.
+XML is read with entities, DTDs and network access disabled."""
+
+from __future__ import annotations
+
+from lxml import etree
+from SpiffWorkflow.bpmn.parser.BpmnParser import BpmnValidator, full_tag
+from SpiffWorkflow.bpmn.specs.defaults import BoundaryEvent, IntermediateCatchEvent, StartEvent
+from SpiffWorkflow.camunda.parser.CamundaParser import CamundaParser
+from SpiffWorkflow.camunda.parser.event_parsers import (
+    CamundaBoundaryEventParser,
+    CamundaIntermediateCatchEventParser,
+    CamundaStartEventParser,
+)
+from SpiffWorkflow.camunda.parser.task_spec import CamundaTaskParser, UserTaskParser
+
+from .specs import TIMER_CLASSES, ExternalServiceTask, PortalUserTask
+
+CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
+MAX_XML_BYTES = 5 * 1024 * 1024
+
+
+class UnsafeXml(ValueError):
+    """The XML document is malformed, too large, or uses DTDs/entities."""
+
+    def __init__(self, message: str, line: int | None = None) -> None:
+        super().__init__(message)
+        self.line = line
+
+
+def parse_xml_safely(data: bytes, filename: str = "<bundle>") -> etree._Element:
+    """Parse untrusted XML: no DTD, no entity expansion, no network, bounded size.
+
+    :raises UnsafeXml: with a message and, where known, the line.
+    """
+    if len(data) > MAX_XML_BYTES:
+        raise UnsafeXml(f"{filename}: file larger than {MAX_XML_BYTES // (1024 * 1024)} MB")
+    if b"<!DOCTYPE" in data[:4096].upper() or b"<!ENTITY" in data.upper():
+        raise UnsafeXml(f"{filename}: DOCTYPE and entity declarations are not allowed", 1)
+    parser = etree.XMLParser(
+        resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False, remove_pis=True
+    )
+    try:
+        root = etree.fromstring(data, parser=parser)
+    except etree.XMLSyntaxError as exc:
+        raise UnsafeXml(f"{filename}: not well-formed XML: {exc.msg}", exc.lineno) from None
+    if root is None:
+        raise UnsafeXml(f"{filename}: empty document")
+    return root
+
+
+class ClockedTimerMixin:
+    """Swap SpiffWorkflow's timer definitions for ones that read the portal clock."""
+
+    def parse_timer_event(self, event):
+        definition = super().parse_timer_event(event)
+        clocked = TIMER_CLASSES.get(type(definition))
+        if clocked is None:
+            return definition
+        return clocked(definition.name, definition.expression, description=definition.description)
+
+
+class PortalStartEventParser(ClockedTimerMixin, CamundaStartEventParser):
+    pass
+
+
+class PortalIntermediateCatchEventParser(ClockedTimerMixin, CamundaIntermediateCatchEventParser):
+    pass
+
+
+class PortalBoundaryEventParser(ClockedTimerMixin, CamundaBoundaryEventParser):
+    pass
+
+
+class PortalUserTaskParser(UserTaskParser):
+    """Read ``camunda:candidateGroups`` and ``camunda:dueDate`` besides the form."""
+
+    def create_task(self):
+        return self.spec_class(
+            self.spec,
+            self.bpmn_id,
+            form=self.get_form(),
+            candidate_groups=self.node.get(f"{{{CAMUNDA_NS}}}candidateGroups"),
+            due_date=self.node.get(f"{{{CAMUNDA_NS}}}dueDate"),
+            **self.bpmn_attributes,
+        )
+
+
+class ExternalServiceTaskParser(CamundaTaskParser):
+    """Read ``camunda:type``/``camunda:topic`` and ``camunda:inputOutput`` text parameters."""
+
+    def create_task(self):
+        inputs = [(n.get("name"), n.text or "") for n in self.xpath(".//camunda:inputOutput/camunda:inputParameter")]
+        outputs = [(n.get("name"), n.text or "") for n in self.xpath(".//camunda:inputOutput/camunda:outputParameter")]
+        for node in self.xpath(".//camunda:inputOutput/*/*"):
+            self.raise_validation_exception(
+                f"parameter '{node.getparent().get('name')}' uses <{etree.QName(node).localname}>; "
+                "only text expressions are supported"
+            )
+        topic = self.node.get(f"{{{CAMUNDA_NS}}}topic")
+        return self.spec_class(
+            self.spec,
+            self.bpmn_id,
+            topic=topic,
+            input_parameters=inputs,
+            output_parameters=outputs,
+            **self.bpmn_attributes,
+        )
+
+
+class PortalParser(CamundaParser):
+    """The bundle parser the portal deploys and validates with."""
+
+    OVERRIDE_PARSER_CLASSES = {
+        **CamundaParser.OVERRIDE_PARSER_CLASSES,
+        full_tag("userTask"): (PortalUserTaskParser, PortalUserTask),
+        full_tag("serviceTask"): (ExternalServiceTaskParser, ExternalServiceTask),
+        full_tag("startEvent"): (PortalStartEventParser, StartEvent),
+        full_tag("intermediateCatchEvent"): (PortalIntermediateCatchEventParser, IntermediateCatchEvent),
+        full_tag("boundaryEvent"): (PortalBoundaryEventParser, BoundaryEvent),
+    }
+
+    def __init__(self, validate_schema: bool = True) -> None:
+        super().__init__(validator=BpmnValidator() if validate_schema else None)

@@ -1,0 +1,196 @@
+"""Derive the read side from a workflow after each command: open work items, jobs for service tasks,
+the earliest due timer, escalations, and the consignment's status, current step and timeline.
+
+Queries (inboxes, dashboards, search) read only these rows; they never deserialize a workflow.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
+from SpiffWorkflow.dmn.specs.business_rule_task_mixin import BusinessRuleTaskMixin
+from SpiffWorkflow.util.task import TaskState
+from sqlalchemy import select
+
+from app.models import Escalation, Job, WorkItem
+
+from .clock import parse_aware
+from .runtime import evaluate_template, resolve_performer
+from .specs import ExternalServiceTask, PortalUserTask
+
+if TYPE_CHECKING:
+    from .executor import CommandContext, LoadedInstance
+
+# Which end event means what for the consignment. Anything else that ends the process is "completed".
+END_STATUSES = {
+    "cleared": "cleared",
+    "non_compliance_handled": "non_compliance_handled",
+    "registration_rejected": "rejected",
+}
+TIMER_EVENT_TYPES = ("TimeDate", "Duration", "Cycle", "Timer")
+
+
+@dataclass
+class EngineStep:
+    """A task the engine completed on its own during a command (gateway, rule, event)."""
+
+    kind: str
+    step_id: str
+    step_name: str
+    detail: dict[str, Any]
+
+
+def describe_engine_step(task) -> EngineStep | None:
+    """Return what people should see on the timeline for an automatic step, or None for plumbing."""
+    spec = task.task_spec
+    name = spec.bpmn_name or spec.bpmn_id or spec.name
+    if isinstance(spec, BusinessRuleTaskMixin):
+        outputs = {k: task.data.get(k) for k in ("lead_agency", "co_agencies", "result_deadline_wd", "fee_vnd")
+                   if k in task.data}
+        return EngineStep("decision", spec.bpmn_id, name, outputs)
+    if spec.bpmn_id in END_STATUSES or type(spec).__name__ == "EndEvent" and spec.bpmn_name:
+        return EngineStep("end", spec.bpmn_id, name, {})
+    if isinstance(spec, CatchingEvent) and spec.bpmn_name and type(spec).__name__ != "StartEvent":
+        definition = getattr(spec, "event_definition", None)
+        kind = "timer" if any(t in type(definition).__name__ for t in TIMER_EVENT_TYPES) else "event"
+        return EngineStep(kind, spec.bpmn_id, name, {})
+    return None
+
+
+def sync(ctx: CommandContext, loaded: LoadedInstance) -> datetime | None:
+    """Bring every projection of one instance in line with its workflow; return the next timer due."""
+    workflow, consignment, session, now = loaded.workflow, loaded.consignment, ctx.session, ctx.now
+    engine = ctx.engine
+
+    open_items = {
+        item.task_id: item
+        for item in session.scalars(
+            select(WorkItem).where(WorkItem.instance_id == loaded.row.id, WorkItem.state.in_(("open", "claimed")))
+        )
+    }
+    current_steps: list[str] = []
+    ready_ids: set[str] = set()
+    for task in workflow.get_tasks(state=TaskState.READY):
+        spec = task.task_spec
+        if not isinstance(spec, PortalUserTask):
+            continue
+        task_id = str(task.id)
+        ready_ids.add(task_id)
+        escalation = (spec.extensions or {}).get("escalation")
+        if not escalation:
+            current_steps.append(spec.bpmn_name or spec.bpmn_id)
+        if task_id in open_items:
+            continue
+        _open_work_item(ctx, loaded, task, escalation)
+
+    for task_id, item in open_items.items():
+        if task_id not in ready_ids:
+            item.state = "cancelled"
+            item.completed_at = now
+            _resolve_escalations(session, item.id, now)
+
+    known_jobs = {
+        job.task_id: job for job in session.scalars(select(Job).where(Job.instance_id == loaded.row.id))
+    }
+    started_ids: set[str] = set()
+    for task in workflow.get_tasks(state=TaskState.STARTED):
+        spec = task.task_spec
+        if not isinstance(spec, ExternalServiceTask):
+            continue
+        task_id = str(task.id)
+        started_ids.add(task_id)
+        current_steps.append(spec.bpmn_name or spec.bpmn_id)
+        if task_id not in known_jobs:
+            inputs = {name: evaluate_template(engine, expr, task.data) for name, expr in spec.input_parameters}
+            session.add(
+                Job(
+                    instance_id=loaded.row.id,
+                    consignment_id=consignment.id,
+                    task_id=task_id,
+                    step_id=spec.bpmn_id,
+                    topic=spec.topic,
+                    inputs=inputs,
+                    idempotency_key=f"ci-{loaded.row.id}-{task_id}",
+                    state="pending",
+                    attempts=0,
+                    next_run_at=now,
+                    created_at=now,
+                )
+            )
+            ctx.after_commit.append(ctx.wake_worker)
+    for task_id, job in known_jobs.items():
+        if job.state in ("pending", "locked", "incident") and task_id not in started_ids:
+            job.state = "cancelled"
+            job.finished_at = now
+
+    next_timer: datetime | None = None
+    for event in workflow.waiting_events():
+        if any(t in event.event_type for t in TIMER_EVENT_TYPES):
+            if isinstance(event.value, str):
+                due = parse_aware(event.value)
+                next_timer = due if next_timer is None or due < next_timer else next_timer
+        else:
+            current_steps.append(_waiting_label(event))
+
+    consignment.current_step = "; ".join(dict.fromkeys(current_steps))[:300] or None
+    if workflow.completed:
+        ended = [t.task_spec.bpmn_id for t in workflow.get_tasks(state=TaskState.COMPLETED)
+                 if t.task_spec.bpmn_id in END_STATUSES]
+        consignment.status = END_STATUSES[ended[-1]] if ended else "completed"
+        consignment.finished_at = consignment.finished_at or now
+        consignment.current_step = None
+    elif consignment.status == "registered" and ready_ids | started_ids:
+        consignment.status = "in_progress"
+    return None if workflow.completed else next_timer
+
+
+def _waiting_label(event) -> str:
+    name = event.name or "event"
+    return f"Waiting for {name}"
+
+
+def _open_work_item(ctx: CommandContext, loaded: LoadedInstance, task, escalation: str | None) -> None:
+    spec, session, now = task.task_spec, ctx.session, ctx.now
+    group = spec.candidate_groups or spec.lane or ""
+    group = str(evaluate_template(ctx.engine, group, task.data)) if "${" in group else group
+    performer = resolve_performer(group, {"trader_org": loaded.trader_code, **task.data})
+    due_at = None
+    if spec.due_date:
+        value = evaluate_template(ctx.engine, spec.due_date, task.data)
+        due_at = value if isinstance(value, datetime) else parse_aware(str(value))
+    extensions = spec.extensions or {}
+    item = WorkItem(
+        instance_id=loaded.row.id,
+        consignment_id=loaded.consignment.id,
+        task_id=str(task.id),
+        step_id=spec.bpmn_id,
+        step_name=spec.bpmn_name or spec.bpmn_id,
+        form_key=spec.form.key if spec.form and spec.form.key else None,
+        organization=performer.organization,
+        role=performer.role,
+        state="open",
+        escalation=escalation,
+        signature_required=extensions.get("signature") == "required",
+        created_at=now,
+        due_at=due_at,
+    )
+    session.add(item)
+    session.flush()
+    if escalation:
+        session.add(Escalation(consignment_id=loaded.consignment.id, kind=escalation,
+                               organization=performer.organization, raised_at=now, work_item_id=item.id))
+        loaded.consignment.escalated = True
+        ctx.timeline(loaded.consignment, "escalation", spec.bpmn_id, item.step_name, detail={"kind": escalation})
+        ctx.record(loaded.consignment, "escalation_raised", {"kind": escalation, "task": spec.bpmn_id},
+                   task_id=item.task_id)
+    ctx.notify(performer.organization, performer.role, item)
+
+
+def _resolve_escalations(session, work_item_id: int, now: datetime) -> None:
+    for escalation in session.scalars(
+        select(Escalation).where(Escalation.work_item_id == work_item_id, Escalation.resolved_at.is_(None))
+    ):
+        escalation.resolved_at = now

@@ -1,0 +1,81 @@
+"""The script engine SpiffWorkflow uses for every expression: sandboxed, clock-aware, with the
+working-time functions analysts may call (``working_hours(n)``, ``working_days(n)``)."""
+
+from __future__ import annotations
+
+import ast
+from datetime import datetime
+from typing import Any
+
+from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
+from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
+from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScriptEngineEnvironment
+from SpiffWorkflow.exceptions import SpiffWorkflowException
+
+from . import sandbox
+from .working_time import WorkingCalendar
+
+
+class SandboxEnvironment(BasePythonScriptEngineEnvironment):
+    """Evaluate and execute through the sandbox instead of plain ``eval``/``exec``."""
+
+    def __init__(self, functions: dict[str, Any]) -> None:
+        super().__init__({})
+        self.functions = functions
+
+    def evaluate(self, expression, context, external_context=None):
+        names = dict(context)
+        if external_context:
+            names.update(external_context)
+        return sandbox.evaluate(expression, names, self.functions)
+
+    def execute(self, script, context, external_context=None):
+        sandbox.execute(script, context, {**self.functions, **(external_context or {})})
+        return True
+
+    def call_service(self, context, **kwargs):
+        raise SandboxViolation("service tasks run as external jobs, not inline")
+
+
+SandboxViolation = sandbox.SandboxViolation
+
+
+class PortalScriptEngine(PythonScriptEngine):
+    """One engine per command: it carries the command's fixed ``now`` and the working calendar."""
+
+    def __init__(self, now: datetime, calendar: WorkingCalendar) -> None:
+        self._now = now
+        self.calendar = calendar
+        functions = {"working_hours": self.working_hours, "working_days": self.working_days}
+        super().__init__(environment=SandboxEnvironment(functions))
+
+    def now(self) -> datetime:
+        return self._now
+
+    def working_hours(self, hours: float) -> str:
+        """Return the ISO moment ``hours`` working hours from now."""
+        return self.calendar.add_working_hours(self._now, float(hours)).isoformat()
+
+    def working_days(self, days: int) -> str:
+        """Return the ISO moment ``days`` working days from now (end of office hours)."""
+        return self.calendar.add_working_days(self._now, int(days)).isoformat()
+
+    def validate(self, expression):
+        # SyntaxError must surface as such: the DMN engine relies on it to add an implicit "==".
+        ast.parse(expression.strip(), mode="eval")
+        sandbox.compile_checked(expression, "eval")
+
+    def call_service(self, task, **kwargs):
+        # 3.2.0's version refers to an undefined name on its error path; ours never runs inline.
+        raise WorkflowTaskException("service tasks run as external jobs", task=task)
+
+    def evaluate(self, task, expression, external_context=None):
+        try:
+            return self.environment.evaluate(expression, task.data, external_context)
+        except SpiffWorkflowException as exc:
+            exc.add_note(f"Error evaluating expression '{expression}'")
+            raise
+        except Exception as exc:
+            raise WorkflowTaskException(
+                f"Error evaluating expression '{expression}': {exc}", task=task, exception=exc
+            ) from exc

@@ -1,0 +1,27 @@
+"""Typed SQLAlchemy 2 models: organizations and people, deployed model versions, process instances,
+consignments and the projections every page and API route reads (work items, jobs, timeline, escalations,
+audit events)."""
+
+from .base import Base
+from .clock import SimulatedClockState
+from .consignments import Consignment, TimelineEvent
+from .organizations import ApiToken, Organization, User
+from .process import MessageInbox, ModelVersion, ProcessInstance
+from .work import AuditEvent, Escalation, Job, WorkItem
+
+__all__ = [
+    "ApiToken",
+    "AuditEvent",
+    "Base",
+    "Consignment",
+    "Escalation",
+    "Job",
+    "MessageInbox",
+    "ModelVersion",
+    "Organization",
+    "ProcessInstance",
+    "SimulatedClockState",
+    "TimelineEvent",
+    "User",
+    "WorkItem",
+]

@@ -1,0 +1,90 @@
+"""Projections written by commands: work items (open user tasks), jobs (service tasks for the worker),
+escalations for managers, and the hash-chained audit trail."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from .base import Base
+
+
+class WorkItem(Base):
+    __tablename__ = "work_items"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instances.id"), index=True)
+    consignment_id: Mapped[int] = mapped_column(ForeignKey("consignments.id"), index=True)
+    task_id: Mapped[str] = mapped_column(String(36), unique=True)
+    step_id: Mapped[str] = mapped_column(String(100))
+    step_name: Mapped[str] = mapped_column(String(200))
+    form_key: Mapped[str | None] = mapped_column(String(100))
+    organization: Mapped[str] = mapped_column(String(32))
+    role: Mapped[str] = mapped_column(String(32))
+    state: Mapped[str] = mapped_column(String(16), default="open")
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    escalation: Mapped[str | None] = mapped_column(String(64))
+    signature_required: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime]
+    due_at: Mapped[datetime | None]
+    completed_at: Mapped[datetime | None]
+    completed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+    __table_args__ = (Index("ix_work_items_inbox", "organization", "role", "state", "due_at"),)
+
+
+class Job(Base):
+    __tablename__ = "jobs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instances.id"), index=True)
+    consignment_id: Mapped[int] = mapped_column(ForeignKey("consignments.id"), index=True)
+    task_id: Mapped[str] = mapped_column(String(36))
+    step_id: Mapped[str] = mapped_column(String(100))
+    topic: Mapped[str] = mapped_column(String(100))
+    inputs: Mapped[dict[str, Any]]
+    idempotency_key: Mapped[str] = mapped_column(String(100), unique=True)
+    # pending -> locked -> done | incident (after the last failed attempt)
+    state: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_run_at: Mapped[datetime]
+    lock_owner: Mapped[str | None] = mapped_column(String(64))
+    lock_expires_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    result: Mapped[dict[str, Any] | None]
+    created_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]
+
+    __table_args__ = (Index("ix_jobs_due", "state", "next_run_at"),)
+
+
+class Escalation(Base):
+    __tablename__ = "escalations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    consignment_id: Mapped[int] = mapped_column(ForeignKey("consignments.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(64))
+    organization: Mapped[str] = mapped_column(String(32), index=True)
+    raised_at: Mapped[datetime]
+    work_item_id: Mapped[int | None] = mapped_column(ForeignKey("work_items.id"))
+    resolved_at: Mapped[datetime | None]
+
+
+class AuditEvent(Base):
+    """Append-only; each row carries the hash of the one before it."""
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(String(64))
+    organization: Mapped[str | None] = mapped_column(String(32))
+    action: Mapped[str] = mapped_column(String(64))
+    consignment_id: Mapped[int | None] = mapped_column(ForeignKey("consignments.id"), index=True)
+    task_id: Mapped[str | None] = mapped_column(String(36))
+    data_hash: Mapped[str] = mapped_column(String(64))
+    prev_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    hash: Mapped[str] = mapped_column(String(64), unique=True)

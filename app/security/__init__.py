@@ -1,0 +1,1 @@
+"""Security: password hashing, API tokens, and (later) signatures."""

@@ -1,0 +1,49 @@
+"""Wire the portal's parts together once per process: database, calendar, clock, engine runtime and the
+command executor. The web app, the worker and the CLI all build their parts here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from app.db import Database
+from app.engine.clock import Clock, SimulatedClock, SystemClock
+from app.engine.executor import Actor, Command, CommandExecutor
+from app.engine.runtime import Runtime
+from app.engine.working_time import WorkingCalendar
+from app.settings import Settings
+
+
+@dataclass
+class Portal:
+    settings: Settings
+    db: Database
+    calendar: WorkingCalendar
+    clock: Clock
+    runtime: Runtime
+    executor: CommandExecutor
+
+    def execute(self, command: Command, actor: Actor | None = None):
+        """Run one command through the executor."""
+        return self.executor.execute(command, actor) if actor else self.executor.execute(command)
+
+    def close(self) -> None:
+        self.db.dispose()
+
+
+def build_portal(settings: Settings, clock: Clock | None = None) -> Portal:
+    """Build the parts of one portal process from its settings."""
+    db = Database(settings.database_url)
+    calendar = WorkingCalendar(
+        timezone=settings.timezone, office_start=settings.office_start, office_end=settings.office_end
+    )
+    if clock is None:
+        if settings.clock == "simulated":
+            clock = SimulatedClock(db.write_session, datetime.fromisoformat(settings.simulated_clock_start))
+        elif settings.clock == "system":
+            clock = SystemClock()
+        else:
+            raise ValueError(f"PORTAL_CLOCK must be 'system' or 'simulated', not {settings.clock!r}")
+    runtime = Runtime(calendar)
+    executor = CommandExecutor(db, runtime, clock, settings)
+    return Portal(settings, db, calendar, clock, runtime, executor)
