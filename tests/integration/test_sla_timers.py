@@ -1,0 +1,136 @@
+"""SLA timers: each escalates to the branch's managers when the injected clock passes its deadline, and
+legal deadlines count working hours across weekends and Vietnamese public holidays."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import pytest
+import requests
+
+from app.engine.commands import DetectStalledConsignments
+from tests.procedure import (
+    PRESERVATION_REQUEST,
+    SAMPLING,
+    completes,
+    jobs,
+    open_work_items,
+    trader_registers,
+    worker_settles,
+)
+
+
+def ict(text: str) -> datetime:
+    return datetime.fromisoformat(text + "+07:00")
+
+
+def escalations_seen_by(live_portal: str, username: str) -> list[dict]:
+    response = requests.get(f"{live_portal}/api/v1/escalations", timeout=10,
+                            headers={"Authorization": f"Bearer demo-{username}"})
+    assert response.status_code == 200
+    return response.json()["items"]
+
+
+def test_port_move_not_reported_within_12_hours_escalates_to_the_branch_manager(
+    portal, live_portal, worker, simulators, clock
+):
+    requests.post(simulators.urls["port"] + "/_sim/fail", json={"mode": "error"}, timeout=5)
+    try:
+        number = trader_registers(portal, "C02")
+        for _ in range(3):
+            worker.run_due_jobs()
+        move = next(j for j in jobs(portal, number) if j.topic == "port.move_containers")
+        assert move.attempts >= 1 and move.state == "pending"
+
+        clock.advance(timedelta(hours=11, minutes=59))
+        worker.fire_due_timers()
+        assert not [w for w in open_work_items(portal, number) if w.escalation]
+
+        clock.advance(timedelta(minutes=2))
+        worker.fire_due_timers()
+        escalation = [w for w in open_work_items(portal, number) if w.escalation]
+        assert [(w.step_id, w.organization, w.role) for w in escalation] == [
+            ("escalate_port_move", "02CI", "manager")]
+        seen = escalations_seen_by(live_portal, "manager.02ci")
+        assert [(e["kind"], e["declaration_no"]) for e in seen] == [("port_move_overdue", number)]
+        assert escalations_seen_by(live_portal, "manager.02ab") == []
+    finally:
+        requests.post(simulators.urls["port"] + "/_sim/fail", json={"mode": "ok"}, timeout=5)
+
+
+@pytest.mark.parametrize(
+    ("request_at", "deadline"),
+    [
+        # Friday 16:00 + 2 working hours: one hour on Friday, one on Monday from 07:30.
+        ("2026-12-11T16:00:00", "2026-12-14T08:30:00"),
+        # Wednesday before 30 April and 1 May (public holidays) and a weekend.
+        ("2026-04-29T16:00:00", "2026-05-04T08:30:00"),
+    ],
+    ids=["across-a-weekend", "across-30-april-and-1-may"],
+)
+def test_branch_head_has_two_working_hours_to_decide_on_preservation(
+    portal, live_portal, worker, clock, request_at, deadline
+):
+    clock.set(ict(request_at) - timedelta(hours=1))
+    number = trader_registers(portal, "C04", request_preservation=True)
+    worker_settles(worker, portal, number)
+    completes(portal, "officer.raho6", number, "record_sampling", SAMPLING)
+
+    clock.set(ict(request_at))
+    completes(portal, "trader.t04", number, "request_preservation", PRESERVATION_REQUEST)
+    decision = [w for w in open_work_items(portal, number) if w.step_id == "decide_preservation"][0]
+    assert decision.due_at == ict(deadline)
+
+    clock.set(ict(deadline) - timedelta(minutes=1))
+    worker.fire_due_timers()
+    assert not [w for w in open_work_items(portal, number) if w.escalation]
+
+    clock.set(ict(deadline) + timedelta(minutes=1))
+    worker.fire_due_timers()
+    escalation = [w for w in open_work_items(portal, number) if w.escalation]
+    assert [(w.step_id, w.escalation) for w in escalation] == [
+        ("escalate_preservation_decision", "preservation_decision_overdue")]
+    # The escalation does not take the decision away from the branch head.
+    assert "decide_preservation" in [w.step_id for w in open_work_items(portal, number)]
+
+
+def test_agency_result_past_its_own_deadline_escalates(portal, live_portal, worker, clock):
+    # PPSD2 (plant quarantine) has 1 working day for its result (agencies.json), not the 10-day cap.
+    number = trader_registers(portal, "C02")
+    worker_settles(worker, portal, number)
+    clock.set(ict("2026-12-07T09:00:00"))
+    completes(portal, "officer.ppsd2", number, "record_sampling", SAMPLING)
+    result = [w for w in open_work_items(portal, number) if w.step_id == "publish_result"][0]
+    assert result.due_at == ict("2026-12-08T17:00:00")
+
+    clock.set(ict("2026-12-08T16:59:00"))
+    worker.fire_due_timers()
+    assert not [w for w in open_work_items(portal, number) if w.escalation]
+    clock.set(ict("2026-12-08T17:01:00"))
+    worker.fire_due_timers()
+    assert [w.escalation for w in open_work_items(portal, number) if w.escalation] == ["result_overdue"]
+
+
+def test_quality_inspection_result_defaults_to_the_ten_working_day_cap(portal, live_portal, worker, clock):
+    number = trader_registers(portal, "C06")
+    worker_settles(worker, portal, number)
+    completes(portal, "officer.quatest3", number, "record_sampling", SAMPLING)
+    result = [w for w in open_work_items(portal, number) if w.step_id == "publish_result"][0]
+    # Monday 7 December + 10 working days = Monday 21 December, end of office hours.
+    assert result.due_at == ict("2026-12-21T17:00:00")
+
+
+def test_a_consignment_where_nothing_happens_is_escalated_as_stalled(portal, live_portal, worker, clock):
+    number = trader_registers(portal, "C01")
+    worker_settles(worker, portal, number)
+    assert portal.settings.stalled_after_working_hours == 16
+
+    clock.set(ict("2026-12-08T14:00:00"))  # 9 h on Monday + 6.5 h on Tuesday: not yet
+    assert portal.execute(DetectStalledConsignments()) == 0
+    clock.set(ict("2026-12-08T15:00:00"))
+    assert portal.execute(DetectStalledConsignments()) == 1
+    assert portal.execute(DetectStalledConsignments()) == 0  # raised once
+    assert [e["kind"] for e in escalations_seen_by(live_portal, "manager.02ci")] == ["stalled"]
+
+    completes(portal, "officer.raho6", number, "record_sampling", SAMPLING)
+    assert escalations_seen_by(live_portal, "manager.02ci") == []
