@@ -9,6 +9,8 @@ from __future__ import annotations
 
 def create_app(settings=None, portal=None):
     """Build the Flask application (no global app is created at import time)."""
+    import secrets
+
     from flask import Flask
 
     from app.services import build_portal
@@ -17,7 +19,7 @@ def create_app(settings=None, portal=None):
     settings = settings or Settings.from_env()
     app = Flask(__name__)
     app.config.update(
-        SECRET_KEY=settings.secret_key,
+        SECRET_KEY=settings.secret_key or secrets.token_hex(32),
         MAX_CONTENT_LENGTH=settings.max_request_bytes,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",

@@ -80,9 +80,15 @@ def initialize(settings: Settings, demo: bool = True) -> None:
                 load_seed(session, settings.seed_dir / "seed.json")
         if isinstance(portal.clock, SimulatedClock):
             portal.clock.initialize()
-        portal.execute(DeployBundle(load_bundle(settings.bundle_dir), note="deployed by init-db",
-                                    known_topics=KNOWN_TOPICS, only_if_changed=True),
-                       Actor("init-db", None, "admin"))
+        portal.execute(
+            DeployBundle(
+                load_bundle(settings.bundle_dir),
+                note="deployed by init-db",
+                known_topics=KNOWN_TOPICS,
+                only_if_changed=True,
+            ),
+            Actor("init-db", None, "admin"),
+        )
     finally:
         portal.close()
 
@@ -139,8 +145,9 @@ def model_deploy(path: Path, note: str) -> None:
     from app.tasks import KNOWN_TOPICS
 
     portal = _portal()
-    version = portal.execute(DeployBundle(load_bundle(path), note=note, known_topics=KNOWN_TOPICS),
-                             Actor("cli", None, "analyst"))
+    version = portal.execute(
+        DeployBundle(load_bundle(path), note=note, known_topics=KNOWN_TOPICS), Actor("cli", None, "analyst")
+    )
     click.echo(f"deployed version {version.version} ({version.checksum[:12]})")
 
 
@@ -177,20 +184,31 @@ def worker() -> None:
 
 @main.command()
 @click.option("--web-port", default=5000, show_default=True)
-@click.option("--clock", type=click.Choice(["system", "simulated"]), default=None,
-              help="Default: PORTAL_CLOCK or system.")
+@click.option(
+    "--clock",
+    type=click.Choice(["system", "simulated"]),
+    default=None,
+    help="Default: PORTAL_CLOCK or system.",
+)
 def run(web_port: int, clock: str | None) -> None:
     """Initialize the database and start web, worker and simulators; Ctrl-C stops everything."""
     from app.stack import Stack
 
     settings = Settings.from_env()
     initialize(settings, demo=True)
-    stack = Stack(settings.database_url, clock=clock or settings.clock, web_port=web_port,
-                  port_delay=2.0, log_dir=PROJECT_ROOT / "instance" / "logs")
+    stack = Stack(
+        settings.database_url,
+        clock=clock or settings.clock,
+        web_port=web_port,
+        port_delay=2.0,
+        log_dir=PROJECT_ROOT / "instance" / "logs",
+    )
     stack.start()
     seed = json.loads((settings.seed_dir / "seed.json").read_text(encoding="utf-8"))
-    click.echo(f"\nPortal      {stack.urls['web']}   (API: {stack.urls['web']}/api/v1, "
-               f"OpenAPI: {stack.urls['web']}/api/v1/openapi.json)")
+    click.echo(
+        f"\nPortal      {stack.urls['web']}   (API: {stack.urls['web']}/api/v1, "
+        f"OpenAPI: {stack.urls['web']}/api/v1/openapi.json)"
+    )
     for kind in ("port", "customs", "payment"):
         click.echo(f"{kind.capitalize():<11} {stack.urls[kind]}  (simulator)")
     click.echo(f"Logs        {PROJECT_ROOT / 'instance' / 'logs'}")
@@ -219,9 +237,15 @@ def run(web_port: int, clock: str | None) -> None:
 
 @main.command()
 @click.option("--consignments", "count", default=10, show_default=True, type=click.IntRange(1, 100_000))
-@click.option("--url", default=None, help="Drive a running portal (needs PORTAL_CLOCK=simulated) instead of "
-                                           "starting a fresh one on a temporary database.")
-@click.option("--seed", "random_seed", default=2016, show_default=True, help="Seed for generated consignments.")
+@click.option(
+    "--url",
+    default=None,
+    help="Drive a running portal (needs PORTAL_CLOCK=simulated) instead of "
+    "starting a fresh one on a temporary database.",
+)
+@click.option(
+    "--seed", "random_seed", default=2016, show_default=True, help="Seed for generated consignments."
+)
 def demo(count: int, url: str | None, random_seed: int) -> None:
     """Drive COUNT consignments through the whole procedure over the HTTP API and summarize."""
     from app.demo import run_demo
@@ -265,7 +289,9 @@ def audit_verify() -> None:
     with _portal().db.session() as session:
         broken = verify_chain(session)
     if broken is not None:
-        click.echo(f"broken at audit event {broken.id} ({broken.action} at {broken.at.isoformat()})", err=True)
+        click.echo(
+            f"broken at audit event {broken.id} ({broken.action} at {broken.at.isoformat()})", err=True
+        )
         sys.exit(1)
     click.echo("audit trail intact")
 
@@ -293,7 +319,9 @@ def token_create(username: str, name: str) -> None:
         if user is None:
             raise click.ClickException(f"no user {username!r}")
         value = new_api_token()
-        session.add(ApiToken(user_id=user.id, token_hash=hash_token(value), name=name, created_at=datetime.now(UTC)))
+        session.add(
+            ApiToken(user_id=user.id, token_hash=hash_token(value), name=name, created_at=datetime.now(UTC))
+        )
     click.echo(value)
 
 

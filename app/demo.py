@@ -78,7 +78,9 @@ def demo_consignments(count: int, rng: random.Random) -> list[dict[str, Any]]:
         if i >= len(base):
             item["declaration_no"] = f"10{rng.randrange(10**9, 10**10)}"
             item["containers"] = [_container(rng, c[:4]) for c in item["containers"]]
-        out.append({"trader": template["trader_code"], "payload": item, "fail": i % len(base) == FAILING_INDEX})
+        out.append(
+            {"trader": template["trader_code"], "payload": item, "fail": i % len(base) == FAILING_INDEX}
+        )
     return out
 
 
@@ -94,13 +96,21 @@ class Player:
         self.api = url.rstrip("/") + "/api/v1"
         self.http = requests.Session()
         self.tokens = {u["username"]: u["api_token"] for u in seed["users"]}
-        self.workers = [u["username"] for u in seed["users"]
-                        if u["role"] in ("customs_officer", "branch_head", "agency_officer", "trader", "manager")]
+        self.workers = [
+            u["username"]
+            for u in seed["users"]
+            if u["role"] in ("customs_officer", "branch_head", "agency_officer", "trader", "manager")
+        ]
         self.failing: set[str] = set()
 
     def call(self, method: str, path: str, user: str, body: Any = None) -> requests.Response:
-        response = self.http.request(method, self.api + path, json=body, timeout=30,
-                                     headers={"Authorization": f"Bearer {self.tokens[user]}"})
+        response = self.http.request(
+            method,
+            self.api + path,
+            json=body,
+            timeout=30,
+            headers={"Authorization": f"Bearer {self.tokens[user]}"},
+        )
         return response
 
     def register(self, entry: dict[str, Any]) -> None:
@@ -130,22 +140,39 @@ class Player:
         stamp = now.isoformat()
         if step == "nominate_containers":
             consignment = self.call("GET", f"/consignments/{number}", "officer.02ci").json()
-            return {"nominated_containers": consignment["containers"][:2], "nomination_note": "Risk-based selection"}
+            return {
+                "nominated_containers": consignment["containers"][:2],
+                "nomination_note": "Risk-based selection",
+            }
         if step == "record_sampling":
-            return {"sampled_at": stamp, "sample_count": 3, "seal_numbers": "SL-001, SL-002, SL-003",
-                    "trader_representative": "Nguyễn Văn An", "sampling_place": "Cat Lai inspection yard",
-                    "customs_supervised": True, "notes": "Samples sealed in the presence of the trader."}
+            return {
+                "sampled_at": stamp,
+                "sample_count": 3,
+                "seal_numbers": "SL-001, SL-002, SL-003",
+                "trader_representative": "Nguyễn Văn An",
+                "sampling_place": "Cat Lai inspection yard",
+                "customs_supervised": True,
+                "notes": "Samples sealed in the presence of the trader.",
+            }
         if step == "request_preservation":
-            return {"warehouse_address": "Lô A2, KCN Tân Tạo, Bình Tân, TP. HCM",
-                    "proof_of_premises_ref": "HD-THUE-2026-118", "reason": "Frozen goods need cold storage",
-                    "undertaking_accepted": True}
+            return {
+                "warehouse_address": "Lô A2, KCN Tân Tạo, Bình Tân, TP. HCM",
+                "proof_of_premises_ref": "HD-THUE-2026-118",
+                "reason": "Frozen goods need cold storage",
+                "undertaking_accepted": True,
+            }
         if step == "decide_preservation":
             return {"preservation_approved": True, "decision_note": "Premises checked; seals intact."}
         if step == "publish_result":
             passed = number not in self.failing
-            return {"result": "pass" if passed else "fail", "certificate_no": f"KQ-{number[-6:]}",
-                    "conclusion": "Conforms to technical regulations." if passed
-                    else "Does not meet QCVN requirements.", "issued_at": stamp}
+            return {
+                "result": "pass" if passed else "fail",
+                "certificate_no": f"KQ-{number[-6:]}",
+                "conclusion": "Conforms to technical regulations."
+                if passed
+                else "Does not meet QCVN requirements.",
+                "issued_at": stamp,
+            }
         if step == "pay_fees":
             return {"payment_method": "bank_transfer", "payer_account": "0071000123456"}
         if step == "handle_non_compliance":
@@ -204,7 +231,10 @@ def _drive(url: str, seed: dict[str, Any], count: int, random_seed: int, max_rou
         if status not in TERMINAL:
             summary.unfinished += 1
         if status == "cleared" and body["finished_at"]:
-            summary.clearance_hours.append(calendar.working_hours_between(
-                datetime.fromisoformat(body["registered_at"]), datetime.fromisoformat(body["finished_at"])))
+            summary.clearance_hours.append(
+                calendar.working_hours_between(
+                    datetime.fromisoformat(body["registered_at"]), datetime.fromisoformat(body["finished_at"])
+                )
+            )
     summary.incidents = len(player.call("GET", "/incidents", "admin").json()["items"])
     return summary

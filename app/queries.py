@@ -24,28 +24,47 @@ def consignment_scope(session: Session, actor: Actor) -> ColumnElement[bool]:
     if actor.role == "trader":
         org_id = select(Organization.id).where(Organization.code == actor.organization).scalar_subquery()
         return Consignment.trader_org_id == org_id
-    takes_part = exists().where(WorkItem.consignment_id == Consignment.id,
-                                WorkItem.organization == actor.organization)
-    return or_(Consignment.customs_branch == actor.organization,
-               Consignment.lead_agency == actor.organization, takes_part)
+    takes_part = exists().where(
+        WorkItem.consignment_id == Consignment.id, WorkItem.organization == actor.organization
+    )
+    return or_(
+        Consignment.customs_branch == actor.organization,
+        Consignment.lead_agency == actor.organization,
+        takes_part,
+    )
 
 
 def find_consignment(session: Session, actor: Actor, declaration_no: str) -> Consignment | None:
     return session.scalar(
-        select(Consignment).where(Consignment.declaration_no == declaration_no, consignment_scope(session, actor))
+        select(Consignment).where(
+            Consignment.declaration_no == declaration_no, consignment_scope(session, actor)
+        )
     )
 
 
-def list_consignments(session: Session, actor: Actor, *, status: str | None = None, query: str | None = None,
-                      limit: int = 50, offset: int = 0) -> list[Consignment]:
+def list_consignments(
+    session: Session,
+    actor: Actor,
+    *,
+    status: str | None = None,
+    query: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> list[Consignment]:
     stmt = select(Consignment).where(consignment_scope(session, actor))
     if status:
         stmt = stmt.where(Consignment.status == status)
     if query:
         q = query.strip().upper()
-        stmt = stmt.where(or_(Consignment.declaration_no == q, Consignment.bill_of_lading == query.strip(),
-                              Consignment.containers.contains([q]) if session.bind.dialect.name == "postgresql"
-                              else func.instr(func.cast(Consignment.containers, _text()), f'"{q}"') > 0))
+        stmt = stmt.where(
+            or_(
+                Consignment.declaration_no == q,
+                Consignment.bill_of_lading == query.strip(),
+                Consignment.containers.contains([q])
+                if session.bind.dialect.name == "postgresql"
+                else func.instr(func.cast(Consignment.containers, _text()), f'"{q}"') > 0,
+            )
+        )
     return list(session.scalars(stmt.order_by(Consignment.registered_at.desc()).limit(limit).offset(offset)))
 
 
@@ -55,16 +74,24 @@ def _text():
     return Text()
 
 
-def inbox(session: Session, actor: Actor, *, state: str = "open", limit: int = 50, offset: int = 0) -> list[WorkItem]:
+def inbox(
+    session: Session, actor: Actor, *, state: str = "open", limit: int = 50, offset: int = 0
+) -> list[WorkItem]:
     """The caller's work items: its organization and role only."""
     states = ("open", "claimed") if state == "open" else (state,)
-    return list(session.scalars(
-        select(WorkItem)
-        .where(WorkItem.organization == actor.organization, WorkItem.role == actor.role,
-               WorkItem.state.in_(states))
-        .order_by(WorkItem.due_at.is_(None), WorkItem.due_at, WorkItem.id)
-        .limit(limit).offset(offset)
-    ))
+    return list(
+        session.scalars(
+            select(WorkItem)
+            .where(
+                WorkItem.organization == actor.organization,
+                WorkItem.role == actor.role,
+                WorkItem.state.in_(states),
+            )
+            .order_by(WorkItem.due_at.is_(None), WorkItem.due_at, WorkItem.id)
+            .limit(limit)
+            .offset(offset)
+        )
+    )
 
 
 def work_item_for(session: Session, actor: Actor, work_item_id: int) -> WorkItem | None:
@@ -75,25 +102,39 @@ def work_item_for(session: Session, actor: Actor, work_item_id: int) -> WorkItem
 
 
 def timeline(session: Session, consignment_id: int) -> list[TimelineEvent]:
-    return list(session.scalars(
-        select(TimelineEvent).where(TimelineEvent.consignment_id == consignment_id).order_by(TimelineEvent.id)
-    ))
+    return list(
+        session.scalars(
+            select(TimelineEvent)
+            .where(TimelineEvent.consignment_id == consignment_id)
+            .order_by(TimelineEvent.id)
+        )
+    )
 
 
 def open_work(session: Session, consignment_id: int) -> list[WorkItem]:
-    return list(session.scalars(
-        select(WorkItem).where(WorkItem.consignment_id == consignment_id, WorkItem.state.in_(("open", "claimed")))
-        .order_by(WorkItem.id)
-    ))
+    return list(
+        session.scalars(
+            select(WorkItem)
+            .where(WorkItem.consignment_id == consignment_id, WorkItem.state.in_(("open", "claimed")))
+            .order_by(WorkItem.id)
+        )
+    )
 
 
 def incidents(session: Session, actor: Actor, limit: int = 100) -> list[tuple[Job, Consignment]]:
-    stmt = (select(Job, Consignment).join(Consignment, Consignment.id == Job.consignment_id)
-            .where(Job.state == "incident", consignment_scope(session, actor)).order_by(Job.id).limit(limit))
+    stmt = (
+        select(Job, Consignment)
+        .join(Consignment, Consignment.id == Job.consignment_id)
+        .where(Job.state == "incident", consignment_scope(session, actor))
+        .order_by(Job.id)
+        .limit(limit)
+    )
     return [(job, consignment) for job, consignment in session.execute(stmt)]
 
 
-def escalations(session: Session, actor: Actor, open_only: bool = True) -> list[tuple[Escalation, Consignment]]:
+def escalations(
+    session: Session, actor: Actor, open_only: bool = True
+) -> list[tuple[Escalation, Consignment]]:
     stmt = select(Escalation, Consignment).join(Consignment, Consignment.id == Escalation.consignment_id)
     if actor.role not in SEE_ALL_ROLES:
         stmt = stmt.where(Escalation.organization == actor.organization)
@@ -142,14 +183,26 @@ def work_item_json(w: WorkItem, declaration_no: str | None = None) -> dict[str, 
 
 def timeline_json(t: TimelineEvent) -> dict[str, Any]:
     return {
-        "at": t.at.isoformat(), "kind": t.kind, "step_id": t.step_id, "step_name": t.step_name,
-        "actor": t.actor, "organization": t.organization, "working_hours": t.working_hours, "detail": t.detail,
+        "at": t.at.isoformat(),
+        "kind": t.kind,
+        "step_id": t.step_id,
+        "step_name": t.step_name,
+        "actor": t.actor,
+        "organization": t.organization,
+        "working_hours": t.working_hours,
+        "detail": t.detail,
     }
 
 
 def job_json(j: Job, declaration_no: str | None = None) -> dict[str, Any]:
     return {
-        "id": j.id, "declaration_no": declaration_no, "topic": j.topic, "step_id": j.step_id, "state": j.state,
-        "attempts": j.attempts, "last_error": j.last_error, "idempotency_key": j.idempotency_key,
+        "id": j.id,
+        "declaration_no": declaration_no,
+        "topic": j.topic,
+        "step_id": j.step_id,
+        "state": j.state,
+        "attempts": j.attempts,
+        "last_error": j.last_error,
+        "idempotency_key": j.idempotency_key,
         "next_run_at": j.next_run_at.isoformat(),
     }

@@ -21,8 +21,9 @@ def load_seed(session: Session, seed_file: Path) -> dict[str, int]:
     for entry in seed["organizations"]:
         if entry["code"] in orgs:
             continue
-        org = Organization(code=entry["code"], name=entry["name"], kind=entry["kind"],
-                           details=entry.get("details", {}))
+        org = Organization(
+            code=entry["code"], name=entry["name"], kind=entry["kind"], details=entry.get("details", {})
+        )
         session.add(org)
         orgs[org.code] = org
         created["organizations"] += 1
@@ -44,7 +45,10 @@ def load_seed(session: Session, seed_file: Path) -> dict[str, int]:
         session.add(user)
         session.flush()
         if entry.get("api_token"):
-            session.add(ApiToken(user_id=user.id, token_hash=hash_token(entry["api_token"]), name="demo",
-                                 created_at=now))
+            session.add(
+                ApiToken(
+                    user_id=user.id, token_hash=hash_token(entry["api_token"]), name="demo", created_at=now
+                )
+            )
         created["users"] += 1
     return created

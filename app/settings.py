@@ -19,7 +19,7 @@ class Settings:
     """Everything configurable about one portal deployment."""
 
     database_url: str = field(default_factory=_default_database_url)
-    secret_key: str = "dev-only-change-me"
+    secret_key: str = ""  # empty: a random key per process (set PORTAL_SECRET_KEY for web sessions)
     bundle_dir: Path = PROJECT_ROOT / "bpmn"
     seed_dir: Path = PROJECT_ROOT / "config"
     # "system" follows the real clock; "simulated" reads a clock stored in the database that tests,

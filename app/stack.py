@@ -17,7 +17,7 @@ import requests
 
 from app.settings import PROJECT_ROOT
 
-PORT_TOKEN = "demo-operator.snp"
+PORT_TOKEN = "demo-operator.snp"  # noqa: S105 - the demo port operator token from config/seed.json
 
 
 def free_port() -> int:
@@ -41,14 +41,16 @@ class Stack:
 
     def env(self) -> dict[str, str]:
         env = dict(os.environ)
-        env.update({
-            "PORTAL_DATABASE_URL": self.database_url,
-            "PORTAL_CLOCK": self.clock,
-            "PORTAL_PORT_URL": self.urls.get("port", ""),
-            "PORTAL_CUSTOMS_URL": self.urls.get("customs", ""),
-            "PORTAL_PAYMENT_URL": self.urls.get("payment", ""),
-            "PYTHONUNBUFFERED": "1",
-        })
+        env.update(
+            {
+                "PORTAL_DATABASE_URL": self.database_url,
+                "PORTAL_CLOCK": self.clock,
+                "PORTAL_PORT_URL": self.urls.get("port", ""),
+                "PORTAL_CUSTOMS_URL": self.urls.get("customs", ""),
+                "PORTAL_PAYMENT_URL": self.urls.get("payment", ""),
+                "PYTHONUNBUFFERED": "1",
+            }
+        )
         env.update(self.extra_env)
         return env
 
@@ -58,9 +60,27 @@ class Stack:
             self.urls["web"] = f"http://127.0.0.1:{self.web_port}"
             for kind in ("customs", "payment", "port"):
                 self.start_simulator(kind)
-            self._spawn("web", [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{self.web_port}",
-                                "--workers", "2", "--threads", "8", "--worker-class", "gthread",
-                                "--graceful-timeout", "5", "--log-level", "warning", "app.wsgi:app"])
+            self._spawn(
+                "web",
+                [
+                    sys.executable,
+                    "-m",
+                    "gunicorn",
+                    "--bind",
+                    f"127.0.0.1:{self.web_port}",
+                    "--workers",
+                    "2",
+                    "--threads",
+                    "8",
+                    "--worker-class",
+                    "gthread",
+                    "--graceful-timeout",
+                    "5",
+                    "--log-level",
+                    "warning",
+                    "app.wsgi:app",
+                ],
+            )
             self._wait_http(self.urls["web"] + "/api/v1/health", "web")
             self._spawn("worker", [sys.executable, "-m", "app.cli", "worker"])
         except Exception:
@@ -75,8 +95,9 @@ class Stack:
             args += ["--delay", str(self.port_delay), "--portal-url", self.urls["web"]]
         env = self.env()
         env["SIMULATOR_PORTAL_TOKEN"] = PORT_TOKEN
-        proc = subprocess.Popen(args, cwd=PROJECT_ROOT, env=env, stdout=subprocess.PIPE,
-                                stderr=self._log(kind), text=True)
+        proc = subprocess.Popen(
+            args, cwd=PROJECT_ROOT, env=env, stdout=subprocess.PIPE, stderr=self._log(kind), text=True
+        )
         self.processes[kind] = proc
         line = proc.stdout.readline().strip()
         if not line.startswith("LISTENING "):
@@ -100,8 +121,9 @@ class Stack:
             self.stop_process(name)
 
     def _spawn(self, name: str, args: list[str]) -> None:
-        self.processes[name] = subprocess.Popen(args, cwd=PROJECT_ROOT, env=self.env(),
-                                                stdout=self._log(name), stderr=subprocess.STDOUT)
+        self.processes[name] = subprocess.Popen(
+            args, cwd=PROJECT_ROOT, env=self.env(), stdout=self._log(name), stderr=subprocess.STDOUT
+        )
 
     def _log(self, name: str):
         if self.log_dir is None:

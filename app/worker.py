@@ -27,8 +27,13 @@ log = logging.getLogger(__name__)
 class Worker:
     """One worker process (or thread); several may run against the same database."""
 
-    def __init__(self, portal: Portal, connectors: dict[str, Connector], name: str | None = None,
-                 parallel_calls: int = 4) -> None:
+    def __init__(
+        self,
+        portal: Portal,
+        connectors: dict[str, Connector],
+        name: str | None = None,
+        parallel_calls: int = 4,
+    ) -> None:
         self.portal = portal
         self.connectors = connectors
         self.name = name or f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
@@ -65,16 +70,19 @@ class Worker:
     def _jobs_due(self) -> bool:
         now = self.portal.clock.now()
         with self.portal.db.session() as session:
-            return session.scalar(
-                select(Job.id)
-                .where(
-                    or_(
-                        (Job.state == "pending") & (Job.next_run_at <= now),
-                        (Job.state == "locked") & (Job.lock_expires_at < now),
+            return (
+                session.scalar(
+                    select(Job.id)
+                    .where(
+                        or_(
+                            (Job.state == "pending") & (Job.next_run_at <= now),
+                            (Job.state == "locked") & (Job.lock_expires_at < now),
+                        )
                     )
+                    .limit(1)
                 )
-                .limit(1)
-            ) is not None
+                is not None
+            )
 
     def _run_job(self, ticket: JobTicket) -> None:
         connector = self.connectors.get(ticket.topic)
@@ -125,8 +133,14 @@ class Worker:
     def start(self) -> None:
         """Run ``run_once`` every poll interval in the background (APScheduler)."""
         self._scheduler = BackgroundScheduler(daemon=True)
-        self._scheduler.add_job(self._tick, "interval", seconds=self.portal.settings.worker_poll_seconds,
-                                max_instances=1, coalesce=True, id="worker")
+        self._scheduler.add_job(
+            self._tick,
+            "interval",
+            seconds=self.portal.settings.worker_poll_seconds,
+            max_instances=1,
+            coalesce=True,
+            id="worker",
+        )
         self._scheduler.start()
 
     def _tick(self) -> None:

@@ -142,8 +142,12 @@ class Simulators:
         self.start(kind, port)
 
     def connector_settings(self) -> dict[str, object]:
-        return {"PORT_URL": self.urls["port"], "CUSTOMS_URL": self.urls["customs"],
-                "PAYMENT_URL": self.urls["payment"], "CONNECTOR_TIMEOUT": 2.0}
+        return {
+            "PORT_URL": self.urls["port"],
+            "CUSTOMS_URL": self.urls["customs"],
+            "PAYMENT_URL": self.urls["payment"],
+            "CONNECTOR_TIMEOUT": 2.0,
+        }
 
 
 @pytest.fixture(scope="session")
@@ -163,10 +167,19 @@ def simulators(live_port):
 
 @pytest.fixture
 def portal(database_url, clock, simulators):
-    settings = Settings(database_url=database_url, job_backoff_seconds=60.0, job_max_attempts=3,
-                        **{k: v for k, v in (("port_url", simulators.urls["port"]),
-                                             ("customs_url", simulators.urls["customs"]),
-                                             ("payment_url", simulators.urls["payment"]))})
+    settings = Settings(
+        database_url=database_url,
+        job_backoff_seconds=60.0,
+        job_max_attempts=3,
+        **{
+            k: v
+            for k, v in (
+                ("port_url", simulators.urls["port"]),
+                ("customs_url", simulators.urls["customs"]),
+                ("payment_url", simulators.urls["payment"]),
+            )
+        },
+    )
     services = build_portal(settings, clock=clock)
     yield services
     services.close()

@@ -52,7 +52,9 @@ def actor(portal, username: str) -> Actor:
 
 def trader_registers(portal, consignment_id: str, **overrides: Any) -> str:
     payload = registration(consignment_id, **overrides)
-    portal.execute(RegisterConsignment(parse_registration(payload)), actor(portal, trader_username(consignment_id)))
+    portal.execute(
+        RegisterConsignment(parse_registration(payload)), actor(portal, trader_username(consignment_id))
+    )
     return payload["declaration_no"]
 
 
@@ -64,13 +66,19 @@ def consignment(portal, declaration_no: str) -> Consignment:
 def open_work_items(portal, declaration_no: str) -> list[WorkItem]:
     with portal.db.session() as session:
         c = session.scalar(select(Consignment).where(Consignment.declaration_no == declaration_no))
-        return list(session.scalars(select(WorkItem).where(
-            WorkItem.consignment_id == c.id, WorkItem.state.in_(("open", "claimed"))).order_by(WorkItem.id)))
+        return list(
+            session.scalars(
+                select(WorkItem)
+                .where(WorkItem.consignment_id == c.id, WorkItem.state.in_(("open", "claimed")))
+                .order_by(WorkItem.id)
+            )
+        )
 
 
 def work_item(portal, declaration_no: str, step_id: str) -> WorkItem:
     items = [w for w in open_work_items(portal, declaration_no) if w.step_id == step_id]
-    assert items, f"no open '{step_id}' for {declaration_no}; open: {[w.step_id for w in open_work_items(portal, declaration_no)]}"
+    open_steps = [w.step_id for w in open_work_items(portal, declaration_no)]
+    assert items, f"no open '{step_id}' for {declaration_no}; open: {open_steps}"
     return items[0]
 
 
@@ -81,9 +89,13 @@ def completes(portal, username: str, declaration_no: str, step_id: str, data: di
 
 def port_reports_positions(portal, declaration_no: str) -> bool:
     c = consignment(portal, declaration_no)
-    payload = {"move_ref": "MV-TEST", "positions": [{"container_no": n, "position": "SA-01-01"} for n in c.containers]}
-    return portal.execute(CorrelateMessage(declaration_no, "ContainerPositioned", payload),
-                          actor(portal, "operator.snp"))
+    payload = {
+        "move_ref": "MV-TEST",
+        "positions": [{"container_no": n, "position": "SA-01-01"} for n in c.containers],
+    }
+    return portal.execute(
+        CorrelateMessage(declaration_no, "ContainerPositioned", payload), actor(portal, "operator.snp")
+    )
 
 
 def jobs(portal, declaration_no: str) -> list[Job]:
@@ -95,8 +107,11 @@ def jobs(portal, declaration_no: str) -> list[Job]:
 def timeline(portal, declaration_no: str) -> list[TimelineEvent]:
     with portal.db.session() as session:
         c = session.scalar(select(Consignment).where(Consignment.declaration_no == declaration_no))
-        return list(session.scalars(select(TimelineEvent).where(TimelineEvent.consignment_id == c.id)
-                                    .order_by(TimelineEvent.id)))
+        return list(
+            session.scalars(
+                select(TimelineEvent).where(TimelineEvent.consignment_id == c.id).order_by(TimelineEvent.id)
+            )
+        )
 
 
 def worker_settles(worker, portal, declaration_no: str, timeout: float = 15.0) -> Consignment:
@@ -107,20 +122,37 @@ def worker_settles(worker, portal, declaration_no: str, timeout: float = 15.0) -
         c = consignment(portal, declaration_no)
         pending = [j for j in jobs(portal, declaration_no) if j.state in ("pending", "locked")]
         waiting_port = c.current_step and "ContainerPositioned" in c.current_step
-        if c.finished_at is not None or (not pending and not waiting_port and open_work_items(portal, declaration_no)):
+        if c.finished_at is not None or (
+            not pending and not waiting_port and open_work_items(portal, declaration_no)
+        ):
             return c
         time.sleep(0.05)
-    raise AssertionError(f"{declaration_no} did not settle: {consignment(portal, declaration_no).current_step}")
+    raise AssertionError(
+        f"{declaration_no} did not settle: {consignment(portal, declaration_no).current_step}"
+    )
 
 
 NOW = "2026-12-07T09:00:00+07:00"
-SAMPLING = {"sampled_at": NOW, "sample_count": 3, "seal_numbers": "SL-001, SL-002",
-            "trader_representative": "Nguyễn Văn An", "sampling_place": "Cat Lai inspection yard",
-            "customs_supervised": True}
+SAMPLING = {
+    "sampled_at": NOW,
+    "sample_count": 3,
+    "seal_numbers": "SL-001, SL-002",
+    "trader_representative": "Nguyễn Văn An",
+    "sampling_place": "Cat Lai inspection yard",
+    "customs_supervised": True,
+}
 PASS = {"result": "pass", "certificate_no": "KQ-000123", "conclusion": "Conforms to QCVN.", "issued_at": NOW}
-FAIL = {"result": "fail", "certificate_no": "TB-000456", "conclusion": "Does not meet QCVN.", "issued_at": NOW}
+FAIL = {
+    "result": "fail",
+    "certificate_no": "TB-000456",
+    "conclusion": "Does not meet QCVN.",
+    "issued_at": NOW,
+}
 PAYMENT = {"payment_method": "bank_transfer", "payer_account": "0071000123456"}
-PRESERVATION_REQUEST = {"warehouse_address": "Lô A2, KCN Tân Tạo, Bình Tân, TP. HCM",
-                        "proof_of_premises_ref": "HD-THUE-2026-118", "reason": "Frozen goods need cold storage",
-                        "undertaking_accepted": True}
+PRESERVATION_REQUEST = {
+    "warehouse_address": "Lô A2, KCN Tân Tạo, Bình Tân, TP. HCM",
+    "proof_of_premises_ref": "HD-THUE-2026-118",
+    "reason": "Frozen goods need cold storage",
+    "undertaking_accepted": True,
+}
 NON_COMPLIANCE = {"measure": "re_export", "penalty_vnd": 0, "note": "Re-export within 30 days."}

@@ -38,8 +38,9 @@ def require_token(*roles: str) -> Callable:
                 raise Unauthorized("send an API token: Authorization: Bearer <token>", field="Authorization")
             with portal().db.session() as session:
                 row = session.scalar(
-                    select(ApiToken).where(ApiToken.token_hash == hash_token(token.strip()),
-                                           ApiToken.revoked_at.is_(None))
+                    select(ApiToken).where(
+                        ApiToken.token_hash == hash_token(token.strip()), ApiToken.revoked_at.is_(None)
+                    )
                 )
                 if row is None:
                     raise Unauthorized("unknown or revoked API token", field="Authorization")

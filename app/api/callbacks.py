@@ -28,6 +28,7 @@ def container_positioned():
     if errors:
         raise ValidationFailed(errors)
     payload = {"move_ref": body.get("move_ref"), "positions": positions}
-    delivered = portal().execute(CorrelateMessage(body["declaration_no"], "ContainerPositioned", payload),
-                                 current_actor())
+    delivered = portal().execute(
+        CorrelateMessage(body["declaration_no"], "ContainerPositioned", payload), current_actor()
+    )
     return jsonify({"accepted": True, "delivered": delivered}), 202

@@ -36,18 +36,30 @@ def list_consignments():
     limit = min(max(request.args.get("limit", 50, type=int), 1), 200)
     offset = max(request.args.get("offset", 0, type=int), 0)
     with portal().db.session() as session:
-        rows = queries.list_consignments(session, current_actor(), status=request.args.get("status"),
-                                         query=request.args.get("q"), limit=limit, offset=offset)
-        return jsonify({"items": [queries.consignment_json(c) for c in rows], "limit": limit, "offset": offset})
+        rows = queries.list_consignments(
+            session,
+            current_actor(),
+            status=request.args.get("status"),
+            query=request.args.get("q"),
+            limit=limit,
+            offset=offset,
+        )
+        return jsonify(
+            {"items": [queries.consignment_json(c) for c in rows], "limit": limit, "offset": offset}
+        )
 
 
 def _consignment_response(declaration_no: str):
     with portal().db.session() as session:
         consignment = queries.find_consignment(session, current_actor(), declaration_no)
         if consignment is None:
-            raise NotFound("no consignment with this declaration number that you may see", field="declaration_no")
+            raise NotFound(
+                "no consignment with this declaration number that you may see", field="declaration_no"
+            )
         trader = session.get(Organization, consignment.trader_org_id)
         body = queries.consignment_json(consignment, trader.code if trader else None)
         body["timeline"] = [queries.timeline_json(t) for t in queries.timeline(session, consignment.id)]
-        body["open_tasks"] = [queries.work_item_json(w, declaration_no) for w in queries.open_work(session, consignment.id)]
+        body["open_tasks"] = [
+            queries.work_item_json(w, declaration_no) for w in queries.open_work(session, consignment.id)
+        ]
         return jsonify(body)

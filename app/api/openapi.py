@@ -16,13 +16,23 @@ def _op(summary: str, tag: str, body: dict | None = None, ok: int = 200, roles: 
         "description": f"Roles: {roles}. Every query is scoped to the caller's organization.",
         "responses": {
             str(ok): {"description": "OK"},
-            "401": {"description": "missing or unknown token", "content": {"application/json": {"schema": _ERROR}}},
+            "401": {
+                "description": "missing or unknown token",
+                "content": {"application/json": {"schema": _ERROR}},
+            },
             "403": {"description": "role not allowed", "content": {"application/json": {"schema": _ERROR}}},
-            "404": {"description": "not found or not visible", "content": {"application/json": {"schema": _ERROR}}},
-            "409": {"description": "conflict: not open, already done, or stale revision",
-                    "content": {"application/json": {"schema": _ERROR}}},
-            "422": {"description": "invalid input; `field` and `reason` say what",
-                    "content": {"application/json": {"schema": _ERROR}}},
+            "404": {
+                "description": "not found or not visible",
+                "content": {"application/json": {"schema": _ERROR}},
+            },
+            "409": {
+                "description": "conflict: not open, already done, or stale revision",
+                "content": {"application/json": {"schema": _ERROR}},
+            },
+            "422": {
+                "description": "invalid input; `field` and `reason` say what",
+                "content": {"application/json": {"schema": _ERROR}},
+            },
         },
     }
     if body:
@@ -64,8 +74,13 @@ DOCUMENT = {
                     "message": {"type": "string"},
                     "field": {"type": ["string", "null"]},
                     "reason": {"type": ["string", "null"]},
-                    "errors": {"type": "array", "items": {"type": "object", "properties": {
-                        "field": {"type": "string"}, "reason": {"type": "string"}}}},
+                    "errors": {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "properties": {"field": {"type": "string"}, "reason": {"type": "string"}},
+                        },
+                    },
                 },
             },
             "Registration": REGISTRATION,
@@ -73,8 +88,13 @@ DOCUMENT = {
     },
     "paths": {
         "/consignments": {
-            "post": _op("Register a consignment", "consignments", {"$ref": "#/components/schemas/Registration"},
-                        201, "trader, admin"),
+            "post": _op(
+                "Register a consignment",
+                "consignments",
+                {"$ref": "#/components/schemas/Registration"},
+                201,
+                "trader, admin",
+            ),
             "get": _op("Search consignments (q = declaration, container or bill of lading)", "consignments"),
         },
         "/consignments/{declaration_no}": {
@@ -85,23 +105,44 @@ DOCUMENT = {
         "/work-items/{id}/claim": {"post": _op("Claim a work item", "work")},
         "/work-items/{id}/release": {"post": _op("Release a claimed work item", "work")},
         "/work-items/{id}/complete": {
-            "post": _op("Complete a work item with form data", "work", {
-                "type": "object", "properties": {"data": {"type": "object"},
-                                                 "expected_revision": {"type": "integer"}}}),
+            "post": _op(
+                "Complete a work item with form data",
+                "work",
+                {
+                    "type": "object",
+                    "properties": {"data": {"type": "object"}, "expected_revision": {"type": "integer"}},
+                },
+            ),
         },
         "/port/container-positioned": {
-            "post": _op("Port callback: containers are in the sampling area", "callbacks", {
-                "type": "object", "required": ["declaration_no", "positions"],
-                "properties": {"declaration_no": {"type": "string"}, "move_ref": {"type": "string"},
-                               "positions": {"type": "array", "items": {"type": "object"}}}}, 202,
-                "port_operator"),
+            "post": _op(
+                "Port callback: containers are in the sampling area",
+                "callbacks",
+                {
+                    "type": "object",
+                    "required": ["declaration_no", "positions"],
+                    "properties": {
+                        "declaration_no": {"type": "string"},
+                        "move_ref": {"type": "string"},
+                        "positions": {"type": "array", "items": {"type": "object"}},
+                    },
+                },
+                202,
+                "port_operator",
+            ),
         },
         "/incidents": {"get": _op("Failed jobs", "operations", roles="admin, manager")},
         "/incidents/{id}/retry": {"post": _op("Retry a failed job", "operations", roles="admin, manager")},
         "/escalations": {"get": _op("Open escalations", "operations", roles="admin, manager")},
         "/clock": {"get": _op("The portal clock", "operations")},
-        "/clock/advance": {"post": _op("Move the simulated clock forward", "operations", {
-            "type": "object", "properties": {"hours": {"type": "number"}}}, roles="admin")},
+        "/clock/advance": {
+            "post": _op(
+                "Move the simulated clock forward",
+                "operations",
+                {"type": "object", "properties": {"hours": {"type": "number"}}},
+                roles="admin",
+            )
+        },
     },
 }
 

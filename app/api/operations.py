@@ -46,10 +46,20 @@ def retry_incident(job_id: int):
 def list_escalations():
     with portal().db.session() as session:
         rows = queries.escalations(session, current_actor())
-        return jsonify({"items": [
-            {"id": e.id, "kind": e.kind, "declaration_no": c.declaration_no, "organization": e.organization,
-             "raised_at": e.raised_at.isoformat()} for e, c in rows
-        ]})
+        return jsonify(
+            {
+                "items": [
+                    {
+                        "id": e.id,
+                        "kind": e.kind,
+                        "declaration_no": c.declaration_no,
+                        "organization": e.organization,
+                        "raised_at": e.raised_at.isoformat(),
+                    }
+                    for e, c in rows
+                ]
+            }
+        )
 
 
 @bp.get("/clock")

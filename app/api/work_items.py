@@ -23,10 +23,23 @@ def list_work_items():
     state = request.args.get("state", "open")
     with portal().db.session() as session:
         items = queries.inbox(session, current_actor(), state=state, limit=limit, offset=offset)
-        numbers = {c.id: c.declaration_no for c in session.query(Consignment).filter(
-            Consignment.id.in_({i.consignment_id for i in items}))} if items else {}
-        return jsonify({"items": [queries.work_item_json(i, numbers.get(i.consignment_id)) for i in items],
-                        "limit": limit, "offset": offset})
+        numbers = (
+            {
+                c.id: c.declaration_no
+                for c in session.query(Consignment).filter(
+                    Consignment.id.in_({i.consignment_id for i in items})
+                )
+            }
+            if items
+            else {}
+        )
+        return jsonify(
+            {
+                "items": [queries.work_item_json(i, numbers.get(i.consignment_id)) for i in items],
+                "limit": limit,
+                "offset": offset,
+            }
+        )
 
 
 @bp.get("/work-items/<int:work_item_id>")

@@ -20,8 +20,17 @@ from .identifiers import (
 )
 
 ALLOWED_FIELDS = {
-    "declaration_no", "declaration_type", "customs_branch", "goods", "hs_codes", "containers", "awb",
-    "bill_of_lading", "sampling_place", "request_preservation", "trader",
+    "declaration_no",
+    "declaration_type",
+    "customs_branch",
+    "goods",
+    "hs_codes",
+    "containers",
+    "awb",
+    "bill_of_lading",
+    "sampling_place",
+    "request_preservation",
+    "trader",
 }
 MAX_CONTAINERS = 200
 MAX_ITEMS = 500
@@ -77,10 +86,15 @@ def parse_registration(payload: object) -> Registration:
         problem(unknown, "unknown field")
 
     declaration_no = payload.get("declaration_no")
-    problem("declaration_no", "is required" if declaration_no is None else declaration_number_problem(declaration_no))
+    problem(
+        "declaration_no",
+        "is required" if declaration_no is None else declaration_number_problem(declaration_no),
+    )
     declaration_type = payload.get("declaration_type")
-    problem("declaration_type",
-            "is required" if declaration_type is None else declaration_type_problem(declaration_type))
+    problem(
+        "declaration_type",
+        "is required" if declaration_type is None else declaration_type_problem(declaration_type),
+    )
 
     raw_branch = payload.get("customs_branch")
     branch = normalize_customs_branch(raw_branch) if isinstance(raw_branch, str) else None

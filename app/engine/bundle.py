@@ -93,7 +93,9 @@ def load_bundle(path: Path) -> Bundle:
     return bundle
 
 
-def compile_bundle(bundle: Bundle, process_id: str = "specialized_inspection", known_topics=None) -> CompiledBundle:
+def compile_bundle(
+    bundle: Bundle, process_id: str = "specialized_inspection", known_topics=None
+) -> CompiledBundle:
     """Parse and check a bundle.
 
     :raises BundleInvalid: listing every problem found.
@@ -170,21 +172,36 @@ def lint(spec, subprocess_specs, forms, known_topics=None) -> list[Problem]:
             file = Path(getattr(process, "file", "") or "").name or "<bpmn>"
             if isinstance(task_spec, PortalUserTask):
                 if not task_spec.candidate_groups and not task_spec.lane:
-                    problems.append(Problem(file, "user task has no performer (candidateGroups or lane)",
-                                            None, task_spec.bpmn_id))
+                    problems.append(
+                        Problem(
+                            file,
+                            "user task has no performer (candidateGroups or lane)",
+                            None,
+                            task_spec.bpmn_id,
+                        )
+                    )
                 key = task_spec.form.key if task_spec.form else None
                 if not key and not (task_spec.form and task_spec.form.fields):
-                    problems.append(Problem(file, "user task has no form (camunda:formKey)", None, task_spec.bpmn_id))
+                    problems.append(
+                        Problem(file, "user task has no form (camunda:formKey)", None, task_spec.bpmn_id)
+                    )
                 elif key and key not in forms:
-                    problems.append(Problem(file, f"form '{key}' not found in forms/", None, task_spec.bpmn_id))
-                for expr in _placeholders(task_spec.candidate_groups or "") + _placeholders(task_spec.due_date or ""):
+                    problems.append(
+                        Problem(file, f"form '{key}' not found in forms/", None, task_spec.bpmn_id)
+                    )
+                for expr in _placeholders(task_spec.candidate_groups or "") + _placeholders(
+                    task_spec.due_date or ""
+                ):
                     _check_expression(expr, file, task_spec.bpmn_id, problems)
             if isinstance(task_spec, ExternalServiceTask):
                 if not task_spec.topic:
-                    problems.append(Problem(file, "service task has no camunda:topic", None, task_spec.bpmn_id))
+                    problems.append(
+                        Problem(file, "service task has no camunda:topic", None, task_spec.bpmn_id)
+                    )
                 elif known_topics is not None and task_spec.topic not in known_topics:
-                    problems.append(Problem(file, f"no connector for topic '{task_spec.topic}'", None,
-                                            task_spec.bpmn_id))
+                    problems.append(
+                        Problem(file, f"no connector for topic '{task_spec.topic}'", None, task_spec.bpmn_id)
+                    )
                 for _name, expr in task_spec.input_parameters + task_spec.output_parameters:
                     for inner in _placeholders(expr):
                         _check_expression(inner, file, task_spec.bpmn_id, problems)
@@ -193,7 +210,9 @@ def lint(spec, subprocess_specs, forms, known_topics=None) -> list[Problem]:
             if expression:
                 _check_expression(expression, file, task_spec.bpmn_id, problems)
             for condition, _target in getattr(task_spec, "cond_task_specs", []) or []:
-                text = condition.args[0] if condition is not None and getattr(condition, "args", None) else None
+                text = (
+                    condition.args[0] if condition is not None and getattr(condition, "args", None) else None
+                )
                 if text:
                     _check_expression(text, file, task_spec.bpmn_id, problems)
     return problems

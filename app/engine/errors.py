@@ -9,7 +9,9 @@ class PortalError(Exception):
     status = 400
     code = "bad_request"
 
-    def __init__(self, message: str, field: str | None = None, errors: list[dict[str, str]] | None = None) -> None:
+    def __init__(
+        self, message: str, field: str | None = None, errors: list[dict[str, str]] | None = None
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.field = field

@@ -108,14 +108,23 @@ class CommandContext:
         except SpiffWorkflowException as exc:
             raise EngineFailure(f"the process model failed: {exc}") from exc
 
-    def send_message(self, loaded: LoadedInstance, name: str, payload: dict[str, Any], result_var: str) -> bool:
+    def send_message(
+        self, loaded: LoadedInstance, name: str, payload: dict[str, Any], result_var: str
+    ) -> bool:
         """Deliver a message if the workflow waits for it; otherwise keep it in the inbox for later."""
         if self._waiting_for(loaded, name):
             self._throw(loaded, name, payload, result_var)
             self.run_engine(loaded)
             return True
-        self.session.add(MessageInbox(instance_id=loaded.row.id, name=name, payload=payload,
-                                      result_var=result_var, received_at=self.now))
+        self.session.add(
+            MessageInbox(
+                instance_id=loaded.row.id,
+                name=name,
+                payload=payload,
+                result_var=result_var,
+                received_at=self.now,
+            )
+        )
         self.session.flush()
         return False
 
@@ -145,7 +154,9 @@ class CommandContext:
         """Write projections, timeline and state; fail with StaleRevision if someone saved first."""
         consignment = loaded.consignment
         for step in loaded.engine_steps:
-            self.timeline(consignment, step.kind, step.step_id, step.step_name, detail=step.detail, actor="system")
+            self.timeline(
+                consignment, step.kind, step.step_id, step.step_name, detail=step.detail, actor="system"
+            )
         loaded.engine_steps.clear()
         next_timer = projections.sync(self, loaded)
         if activity:
@@ -201,7 +212,9 @@ class CommandContext:
             )
         )
 
-    def record(self, consignment: Consignment | None, action: str, data: Any, task_id: str | None = None) -> None:
+    def record(
+        self, consignment: Consignment | None, action: str, data: Any, task_id: str | None = None
+    ) -> None:
         """Append an audit event for this command."""
         audit.append(
             self.session,

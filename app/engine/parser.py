@@ -91,8 +91,13 @@ class ExternalServiceTaskParser(CamundaTaskParser):
     """Read ``camunda:type``/``camunda:topic`` and ``camunda:inputOutput`` text parameters."""
 
     def create_task(self):
-        inputs = [(n.get("name"), n.text or "") for n in self.xpath(".//camunda:inputOutput/camunda:inputParameter")]
-        outputs = [(n.get("name"), n.text or "") for n in self.xpath(".//camunda:inputOutput/camunda:outputParameter")]
+        inputs = [
+            (n.get("name"), n.text or "") for n in self.xpath(".//camunda:inputOutput/camunda:inputParameter")
+        ]
+        outputs = [
+            (n.get("name"), n.text or "")
+            for n in self.xpath(".//camunda:inputOutput/camunda:outputParameter")
+        ]
         for node in self.xpath(".//camunda:inputOutput/*/*"):
             self.raise_validation_exception(
                 f"parameter '{node.getparent().get('name')}' uses <{etree.QName(node).localname}>; "

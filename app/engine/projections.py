@@ -48,8 +48,11 @@ def describe_engine_step(task) -> EngineStep | None:
     spec = task.task_spec
     name = spec.bpmn_name or spec.bpmn_id or spec.name
     if isinstance(spec, BusinessRuleTaskMixin):
-        outputs = {k: task.data.get(k) for k in ("lead_agency", "co_agencies", "result_deadline_wd", "fee_vnd")
-                   if k in task.data}
+        outputs = {
+            k: task.data.get(k)
+            for k in ("lead_agency", "co_agencies", "result_deadline_wd", "fee_vnd")
+            if k in task.data
+        }
         return EngineStep("decision", spec.bpmn_id, name, outputs)
     if spec.bpmn_id in END_STATUSES or type(spec).__name__ == "EndEvent" and spec.bpmn_name:
         return EngineStep("end", spec.bpmn_id, name, {})
@@ -68,7 +71,9 @@ def sync(ctx: CommandContext, loaded: LoadedInstance) -> datetime | None:
     open_items = {
         item.task_id: item
         for item in session.scalars(
-            select(WorkItem).where(WorkItem.instance_id == loaded.row.id, WorkItem.state.in_(("open", "claimed")))
+            select(WorkItem).where(
+                WorkItem.instance_id == loaded.row.id, WorkItem.state.in_(("open", "claimed"))
+            )
         )
     }
     current_steps: list[str] = []
@@ -104,7 +109,9 @@ def sync(ctx: CommandContext, loaded: LoadedInstance) -> datetime | None:
         started_ids.add(task_id)
         current_steps.append(spec.bpmn_name or spec.bpmn_id)
         if task_id not in known_jobs:
-            inputs = {name: evaluate_template(engine, expr, task.data) for name, expr in spec.input_parameters}
+            inputs = {
+                name: evaluate_template(engine, expr, task.data) for name, expr in spec.input_parameters
+            }
             session.add(
                 Job(
                     instance_id=loaded.row.id,
@@ -137,8 +144,11 @@ def sync(ctx: CommandContext, loaded: LoadedInstance) -> datetime | None:
 
     consignment.current_step = "; ".join(dict.fromkeys(current_steps))[:300] or None
     if workflow.completed:
-        ended = [t.task_spec.bpmn_id for t in workflow.get_tasks(state=TaskState.COMPLETED)
-                 if t.task_spec.bpmn_id in END_STATUSES]
+        ended = [
+            t.task_spec.bpmn_id
+            for t in workflow.get_tasks(state=TaskState.COMPLETED)
+            if t.task_spec.bpmn_id in END_STATUSES
+        ]
         consignment.status = END_STATUSES[ended[-1]] if ended else "completed"
         consignment.finished_at = consignment.finished_at or now
         consignment.current_step = None
@@ -180,12 +190,25 @@ def _open_work_item(ctx: CommandContext, loaded: LoadedInstance, task, escalatio
     session.add(item)
     session.flush()
     if escalation:
-        session.add(Escalation(consignment_id=loaded.consignment.id, kind=escalation,
-                               organization=performer.organization, raised_at=now, work_item_id=item.id))
+        session.add(
+            Escalation(
+                consignment_id=loaded.consignment.id,
+                kind=escalation,
+                organization=performer.organization,
+                raised_at=now,
+                work_item_id=item.id,
+            )
+        )
         loaded.consignment.escalated = True
-        ctx.timeline(loaded.consignment, "escalation", spec.bpmn_id, item.step_name, detail={"kind": escalation})
-        ctx.record(loaded.consignment, "escalation_raised", {"kind": escalation, "task": spec.bpmn_id},
-                   task_id=item.task_id)
+        ctx.timeline(
+            loaded.consignment, "escalation", spec.bpmn_id, item.step_name, detail={"kind": escalation}
+        )
+        ctx.record(
+            loaded.consignment,
+            "escalation_raised",
+            {"kind": escalation, "task": spec.bpmn_id},
+            task_id=item.task_id,
+        )
     ctx.notify(performer.organization, performer.role, item)
 
 

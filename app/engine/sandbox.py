@@ -21,21 +21,90 @@ class SandboxViolation(ValueError):
 
 
 _ALLOWED_NODES: tuple[type[ast.AST], ...] = (
-    ast.Expression, ast.Module, ast.Expr, ast.Assign, ast.AugAssign, ast.AnnAssign, ast.If, ast.Pass,
-    ast.Name, ast.Load, ast.Store, ast.Del, ast.Constant, ast.JoinedStr, ast.FormattedValue,
-    ast.BoolOp, ast.And, ast.Or, ast.UnaryOp, ast.Not, ast.USub, ast.UAdd, ast.Invert,
-    ast.BinOp, ast.Add, ast.Sub, ast.Mult, ast.Div, ast.FloorDiv, ast.Mod, ast.Pow,
-    ast.BitAnd, ast.BitOr, ast.BitXor, ast.LShift, ast.RShift,
-    ast.Compare, ast.Eq, ast.NotEq, ast.Lt, ast.LtE, ast.Gt, ast.GtE, ast.In, ast.NotIn, ast.Is, ast.IsNot,
-    ast.IfExp, ast.Call, ast.keyword, ast.Attribute, ast.Subscript, ast.Slice,
-    ast.List, ast.Tuple, ast.Dict, ast.Set,
-    ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp, ast.comprehension,
+    ast.Expression,
+    ast.Module,
+    ast.Expr,
+    ast.Assign,
+    ast.AugAssign,
+    ast.AnnAssign,
+    ast.If,
+    ast.Pass,
+    ast.Name,
+    ast.Load,
+    ast.Store,
+    ast.Del,
+    ast.Constant,
+    ast.JoinedStr,
+    ast.FormattedValue,
+    ast.BoolOp,
+    ast.And,
+    ast.Or,
+    ast.UnaryOp,
+    ast.Not,
+    ast.USub,
+    ast.UAdd,
+    ast.Invert,
+    ast.BinOp,
+    ast.Add,
+    ast.Sub,
+    ast.Mult,
+    ast.Div,
+    ast.FloorDiv,
+    ast.Mod,
+    ast.Pow,
+    ast.BitAnd,
+    ast.BitOr,
+    ast.BitXor,
+    ast.LShift,
+    ast.RShift,
+    ast.Compare,
+    ast.Eq,
+    ast.NotEq,
+    ast.Lt,
+    ast.LtE,
+    ast.Gt,
+    ast.GtE,
+    ast.In,
+    ast.NotIn,
+    ast.Is,
+    ast.IsNot,
+    ast.IfExp,
+    ast.Call,
+    ast.keyword,
+    ast.Attribute,
+    ast.Subscript,
+    ast.Slice,
+    ast.List,
+    ast.Tuple,
+    ast.Dict,
+    ast.Set,
+    ast.ListComp,
+    ast.SetComp,
+    ast.DictComp,
+    ast.GeneratorExp,
+    ast.comprehension,
 )
 
-_SAFE_METHODS = frozenset({
-    "get", "keys", "values", "items", "startswith", "endswith", "upper", "lower", "strip", "split",
-    "join", "replace", "count", "index", "isdigit", "format",
-})
+_SAFE_METHODS = frozenset(
+    {
+        "get",
+        "keys",
+        "values",
+        "items",
+        "startswith",
+        "endswith",
+        "upper",
+        "lower",
+        "strip",
+        "split",
+        "join",
+        "replace",
+        "count",
+        "index",
+        "isdigit",
+        "format",
+    }
+)
 
 MAX_POWER_EXPONENT = 64
 MAX_REPEAT = 10_000
@@ -50,10 +119,29 @@ def _bounded_range(*args: int) -> range:
 
 
 SAFE_BUILTINS: dict[str, Any] = {
-    "len": len, "min": min, "max": max, "sum": sum, "any": any, "all": all, "abs": abs, "round": round,
-    "int": int, "float": float, "str": str, "bool": bool, "list": list, "dict": dict, "set": set,
-    "tuple": tuple, "sorted": sorted, "range": _bounded_range, "enumerate": enumerate, "zip": zip,
-    "True": True, "False": False, "None": None,
+    "len": len,
+    "min": min,
+    "max": max,
+    "sum": sum,
+    "any": any,
+    "all": all,
+    "abs": abs,
+    "round": round,
+    "int": int,
+    "float": float,
+    "str": str,
+    "bool": bool,
+    "list": list,
+    "dict": dict,
+    "set": set,
+    "tuple": tuple,
+    "sorted": sorted,
+    "range": _bounded_range,
+    "enumerate": enumerate,
+    "zip": zip,
+    "True": True,
+    "False": False,
+    "None": None,
 }
 
 
@@ -90,17 +178,21 @@ class _GuardRepetition(ast.NodeTransformer):
     def visit_BinOp(self, node: ast.BinOp) -> ast.AST:
         self.generic_visit(node)
         if isinstance(node.op, ast.Mult):
-            call = ast.Call(func=ast.Name(id="__sandbox_mul__", ctx=ast.Load()), args=[node.left, node.right],
-                            keywords=[])
+            call = ast.Call(
+                func=ast.Name(id="__sandbox_mul__", ctx=ast.Load()), args=[node.left, node.right], keywords=[]
+            )
             return ast.copy_location(call, node)
         return node
 
 
 def _checked_mul(a: Any, b: Any) -> Any:
     for seq, times in ((a, b), (b, a)):
-        if isinstance(seq, (str, bytes, list, tuple)) and isinstance(times, int):
-            if len(seq) * times > MAX_REPEAT * 10:
-                raise SandboxViolation(f"repetition longer than {MAX_REPEAT * 10} elements")
+        if (
+            isinstance(seq, (str, bytes, list, tuple))
+            and isinstance(times, int)
+            and len(seq) * times > MAX_REPEAT * 10
+        ):
+            raise SandboxViolation(f"repetition longer than {MAX_REPEAT * 10} elements")
     return a * b
 
 
@@ -124,7 +216,9 @@ def compile_checked(source: str, mode: str = "eval") -> Any:
     return compile(tree, "<expression>", mode)
 
 
-def evaluate(source: str, names: Mapping[str, Any], functions: Mapping[str, Callable[..., Any]] | None = None) -> Any:
+def evaluate(
+    source: str, names: Mapping[str, Any], functions: Mapping[str, Callable[..., Any]] | None = None
+) -> Any:
     """Evaluate a checked expression over ``names`` (task data) and extra ``functions``."""
     code = compile_checked(source, "eval")
     # One namespace so names stay visible inside comprehensions.
@@ -132,7 +226,9 @@ def evaluate(source: str, names: Mapping[str, Any], functions: Mapping[str, Call
     return eval(code, scope)  # noqa: S307 - checked by the allow-list above
 
 
-def execute(source: str, data: dict[str, Any], functions: Mapping[str, Callable[..., Any]] | None = None) -> None:
+def execute(
+    source: str, data: dict[str, Any], functions: Mapping[str, Callable[..., Any]] | None = None
+) -> None:
     """Run a checked script that reads and assigns variables in ``data``."""
     code = compile_checked(source, "exec")
     helpers = dict(functions or {})

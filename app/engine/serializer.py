@@ -88,7 +88,11 @@ def _build_registries():
     spec_config = deepcopy(CAMUNDA_CONFIG)
     spec_config[PortalUserTask] = PortalUserTaskConverter
     spec_config[ExternalServiceTask] = ExternalServiceTaskConverter
-    for timer in (ClockedTimeDateEventDefinition, ClockedDurationTimerEventDefinition, ClockedCycleTimerEventDefinition):
+    for timer in (
+        ClockedTimeDateEventDefinition,
+        ClockedDurationTimerEventDefinition,
+        ClockedCycleTimerEventDefinition,
+    ):
         spec_config[timer] = TimerConditionalEventDefinitionConverter
     spec_registry = BpmnWorkflowSerializer.configure(spec_config)
     state_config = dict(spec_config)

@@ -23,13 +23,16 @@ def test_all_ten_demo_consignments_reach_the_end_of_the_procedure(database_url, 
         api = stack.urls["web"] + "/api/v1"
 
         def consignment(number: str) -> dict:
-            response = requests.get(f"{api}/consignments/{number}", timeout=10,
-                                    headers={"Authorization": "Bearer demo-admin"})
+            response = requests.get(
+                f"{api}/consignments/{number}", timeout=10, headers={"Authorization": "Bearer demo-admin"}
+            )
             assert response.status_code == 200
             return response.json()
 
         outcomes = {c["id"]: consignment(c["declaration_no"]) for c in DEMO}
-        incidents = requests.get(f"{api}/incidents", headers={"Authorization": "Bearer demo-admin"}, timeout=10)
+        incidents = requests.get(
+            f"{api}/incidents", headers={"Authorization": "Bearer demo-admin"}, timeout=10
+        )
 
     assert summary.unfinished == 0
     assert {cid: body["status"] for cid, body in outcomes.items()} == {

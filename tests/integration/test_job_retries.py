@@ -23,7 +23,7 @@ def test_port_down_for_a_while_becomes_an_incident_then_the_retried_consignment_
         for attempt in range(1, portal.settings.job_max_attempts + 1):
             move = next(j for j in jobs(portal, number) if j.topic == "port.move_containers")
             assert move.attempts == attempt
-            clock.advance(timedelta(seconds=portal.settings.job_backoff_seconds * 2 ** attempt))
+            clock.advance(timedelta(seconds=portal.settings.job_backoff_seconds * 2**attempt))
             worker.run_due_jobs()
         move = next(j for j in jobs(portal, number) if j.topic == "port.move_containers")
         assert move.state == "incident"

@@ -40,13 +40,26 @@ def test_beef_consignment_runs_from_registration_to_clearance(portal, live_porta
     assert consignment.status == "cleared"
     assert consignment.finished_at is not None
     assert {j.topic: j.state for j in jobs(portal, number)} == {
-        "customs.lookup_declaration": "done", "port.move_containers": "done",
-        "payment.capture": "done", "customs.clear": "done",
+        "customs.lookup_declaration": "done",
+        "port.move_containers": "done",
+        "payment.capture": "done",
+        "customs.clear": "done",
     }
     steps = [t.step_id for t in timeline(portal, number)]
-    for step in ("registered", "lookup_declaration", "route_lead_agency", "move_containers", "ContainerPositioned",
-                 "record_sampling", "publish_result", "compute_fees", "pay_fees", "capture_payment",
-                 "clear_goods", "cleared"):
+    for step in (
+        "registered",
+        "lookup_declaration",
+        "route_lead_agency",
+        "move_containers",
+        "ContainerPositioned",
+        "record_sampling",
+        "publish_result",
+        "compute_fees",
+        "pay_fees",
+        "capture_payment",
+        "clear_goods",
+        "cleared",
+    ):
         assert step in steps, f"{step} missing from the timeline {steps}"
     keys = requests.get(simulators.urls["port"] + "/_sim/keys", timeout=5).json()["keys"]
     move_key = next(j.idempotency_key for j in jobs(portal, number) if j.topic == "port.move_containers")
@@ -59,8 +72,13 @@ def test_customs_nominates_containers_when_there_are_five_or_more(portal, live_p
 
     nomination = [w for w in open_work_items(portal, number) if w.step_id == "nominate_containers"]
     assert nomination and nomination[0].organization == "02CI" and nomination[0].role == "customs_officer"
-    completes(portal, "officer.02ci", number, "nominate_containers",
-              {"nominated_containers": ["SEGU3340533", "SEGU8722462"]})
+    completes(
+        portal,
+        "officer.02ci",
+        number,
+        "nominate_containers",
+        {"nominated_containers": ["SEGU3340533", "SEGU8722462"]},
+    )
     worker_settles(worker, portal, number)
 
     move = next(j for j in jobs(portal, number) if j.topic == "port.move_containers")

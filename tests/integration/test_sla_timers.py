@@ -25,8 +25,9 @@ def ict(text: str) -> datetime:
 
 
 def escalations_seen_by(live_portal: str, username: str) -> list[dict]:
-    response = requests.get(f"{live_portal}/api/v1/escalations", timeout=10,
-                            headers={"Authorization": f"Bearer demo-{username}"})
+    response = requests.get(
+        f"{live_portal}/api/v1/escalations", timeout=10, headers={"Authorization": f"Bearer demo-{username}"}
+    )
     assert response.status_code == 200
     return response.json()["items"]
 
@@ -50,7 +51,8 @@ def test_port_move_not_reported_within_12_hours_escalates_to_the_branch_manager(
         worker.fire_due_timers()
         escalation = [w for w in open_work_items(portal, number) if w.escalation]
         assert [(w.step_id, w.organization, w.role) for w in escalation] == [
-            ("escalate_port_move", "02CI", "manager")]
+            ("escalate_port_move", "02CI", "manager")
+        ]
         seen = escalations_seen_by(live_portal, "manager.02ci")
         assert [(e["kind"], e["declaration_no"]) for e in seen] == [("port_move_overdue", number)]
         assert escalations_seen_by(live_portal, "manager.02ab") == []
@@ -89,7 +91,8 @@ def test_branch_head_has_two_working_hours_to_decide_on_preservation(
     worker.fire_due_timers()
     escalation = [w for w in open_work_items(portal, number) if w.escalation]
     assert [(w.step_id, w.escalation) for w in escalation] == [
-        ("escalate_preservation_decision", "preservation_decision_overdue")]
+        ("escalate_preservation_decision", "preservation_decision_overdue")
+    ]
     # The escalation does not take the decision away from the branch head.
     assert "decide_preservation" in [w.step_id for w in open_work_items(portal, number)]
 

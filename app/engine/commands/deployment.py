@@ -38,7 +38,9 @@ class DeployBundle:
         )
         ctx.session.add(version)
         ctx.session.flush()
-        ctx.record(None, "model_deployed", {"version": number, "checksum": version.checksum, "note": self.note})
+        ctx.record(
+            None, "model_deployed", {"version": number, "checksum": version.checksum, "note": self.note}
+        )
         specs, forms, version_id = compiled.specs, compiled.forms, version.id
         ctx.after_commit.append(lambda: ctx.runtime.remember(version_id, specs, forms))
         return version

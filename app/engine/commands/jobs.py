@@ -91,10 +91,19 @@ class CompleteJob:
             task.data.update(self.result)
         task.complete()
         ctx.run_engine(loaded)
-        ctx.timeline(consignment, "service", spec.bpmn_id, spec.bpmn_name or spec.bpmn_id, actor="system",
-                     organization=job.topic.split(".")[0], started_at=job.created_at,
-                     detail={"result": self.result, "attempts": job.attempts})
-        ctx.record(consignment, "job_completed", {"topic": job.topic, "result": self.result}, task_id=job.task_id)
+        ctx.timeline(
+            consignment,
+            "service",
+            spec.bpmn_id,
+            spec.bpmn_name or spec.bpmn_id,
+            actor="system",
+            organization=job.topic.split(".")[0],
+            started_at=job.created_at,
+            detail={"result": self.result, "attempts": job.attempts},
+        )
+        ctx.record(
+            consignment, "job_completed", {"topic": job.topic, "result": self.result}, task_id=job.task_id
+        )
         ctx.save(loaded)
         return job
 
@@ -114,10 +123,20 @@ class FailJob:
         if self.business or job.attempts >= ctx.settings.job_max_attempts:
             job.state = "incident"
             consignment = ctx.session.get(Consignment, job.consignment_id)
-            ctx.timeline(consignment, "incident", job.step_id, f"Incident: {job.topic}", actor="system",
-                         detail={"error": job.last_error, "attempts": job.attempts})
-            ctx.record(consignment, "incident_raised", {"topic": job.topic, "error": job.last_error},
-                       task_id=job.task_id)
+            ctx.timeline(
+                consignment,
+                "incident",
+                job.step_id,
+                f"Incident: {job.topic}",
+                actor="system",
+                detail={"error": job.last_error, "attempts": job.attempts},
+            )
+            ctx.record(
+                consignment,
+                "incident_raised",
+                {"topic": job.topic, "error": job.last_error},
+                task_id=job.task_id,
+            )
         else:
             delay = min(ctx.settings.job_backoff_seconds * 2 ** (job.attempts - 1), BACKOFF_CAP_SECONDS)
             job.state, job.next_run_at = "pending", ctx.now + timedelta(seconds=delay)

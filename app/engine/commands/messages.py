@@ -34,8 +34,11 @@ class CorrelateMessage:
             raise Conflict(f"the consignment is already {consignment.status}", field="declaration_no")
         loaded = ctx.load(consignment)
         delivered = ctx.send_message(loaded, self.name, self.payload, KNOWN_MESSAGES[self.name])
-        ctx.record(consignment, "message_received", {"name": self.name, "payload": self.payload,
-                                                      "delivered": delivered})
+        ctx.record(
+            consignment,
+            "message_received",
+            {"name": self.name, "payload": self.payload, "delivered": delivered},
+        )
         if delivered:
             ctx.save(loaded)
         return delivered

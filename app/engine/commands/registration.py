@@ -23,8 +23,9 @@ class RegisterConsignment:
         reg, session = self.registration, ctx.session
         trader = self._trader(ctx)
         if session.scalar(select(Consignment.id).where(Consignment.declaration_no == reg.declaration_no)):
-            raise Conflict("a consignment with this declaration number is already registered",
-                           field="declaration_no")
+            raise Conflict(
+                "a consignment with this declaration number is already registered", field="declaration_no"
+            )
         version = session.scalar(select(ModelVersion).order_by(ModelVersion.version.desc()).limit(1))
         if version is None:
             raise PortalError("no process model is deployed yet (run `portal model deploy bpmn`)")
@@ -74,15 +75,21 @@ class RegisterConsignment:
         actor, session = ctx.actor, ctx.session
         if actor.role == "trader":
             if self.registration.trader not in (None, actor.organization):
-                raise Forbidden("a trader registers consignments for its own organization only", field="trader")
+                raise Forbidden(
+                    "a trader registers consignments for its own organization only", field="trader"
+                )
             code = actor.organization
         elif actor.role in ("admin", "system"):
             code = self.registration.trader
             if not code:
-                raise ValidationFailed([{"field": "trader", "reason": "is required when an operator registers"}])
+                raise ValidationFailed(
+                    [{"field": "trader", "reason": "is required when an operator registers"}]
+                )
         else:
             raise Forbidden("only traders register consignments")
-        trader = session.scalar(select(Organization).where(Organization.code == code, Organization.kind == "trader"))
+        trader = session.scalar(
+            select(Organization).where(Organization.code == code, Organization.kind == "trader")
+        )
         if trader is None:
             raise ValidationFailed([{"field": "trader", "reason": f"unknown trader organization {code!r}"}])
         return trader

@@ -57,11 +57,25 @@ class DetectStalledConsignments:
             idle = ctx.runtime.calendar.working_hours_between(consignment.last_activity_at, ctx.now)
             if idle < threshold:
                 continue
-            ctx.session.add(Escalation(consignment_id=consignment.id, kind="stalled",
-                                       organization=consignment.customs_branch, raised_at=ctx.now))
+            ctx.session.add(
+                Escalation(
+                    consignment_id=consignment.id,
+                    kind="stalled",
+                    organization=consignment.customs_branch,
+                    raised_at=ctx.now,
+                )
+            )
             consignment.escalated = True
-            ctx.timeline(consignment, "escalation", "stalled", "Consignment stalled", actor="system",
-                         detail={"idle_working_hours": round(idle, 1)})
-            ctx.record(consignment, "escalation_raised", {"kind": "stalled", "idle_working_hours": round(idle, 1)})
+            ctx.timeline(
+                consignment,
+                "escalation",
+                "stalled",
+                "Consignment stalled",
+                actor="system",
+                detail={"idle_working_hours": round(idle, 1)},
+            )
+            ctx.record(
+                consignment, "escalation_raised", {"kind": "stalled", "idle_working_hours": round(idle, 1)}
+            )
             raised += 1
         return raised

@@ -45,8 +45,12 @@ class ClaimWorkItem:
         if result.rowcount != 1:
             raise Conflict(f"work item is {item.state}, not open", field="work_item_id")
         ctx.session.refresh(item)
-        ctx.record(ctx.session.get(Consignment, item.consignment_id), "work_item_claimed", {"id": item.id},
-                   task_id=item.task_id)
+        ctx.record(
+            ctx.session.get(Consignment, item.consignment_id),
+            "work_item_claimed",
+            {"id": item.id},
+            task_id=item.task_id,
+        )
         return item
 
 
@@ -61,8 +65,12 @@ class ReleaseWorkItem:
         if item.assignee_id != ctx.actor.user_id and ctx.actor.role not in ("manager", "branch_head"):
             raise Forbidden("only the assignee or a supervisor can release this work item")
         item.state, item.assignee_id = "open", None
-        ctx.record(ctx.session.get(Consignment, item.consignment_id), "work_item_released", {"id": item.id},
-                   task_id=item.task_id)
+        ctx.record(
+            ctx.session.get(Consignment, item.consignment_id),
+            "work_item_released",
+            {"id": item.id},
+            task_id=item.task_id,
+        )
         return item
 
 
@@ -86,14 +94,24 @@ class CompleteWorkItem:
         if task is None or task.state != TaskState.READY:
             raise Conflict("this step is no longer open", field="work_item_id")
         forms = ctx.runtime.forms(ctx.session, loaded.row.model_version_id)
-        data = validate_form(forms[item.form_key], self.data) if item.form_key in forms else dict(self.data or {})
+        data = (
+            validate_form(forms[item.form_key], self.data)
+            if item.form_key in forms
+            else dict(self.data or {})
+        )
 
         task.data.update(data)
         task.run()
         ctx.run_engine(loaded)
         item.state, item.completed_at, item.completed_by_id = "completed", ctx.now, ctx.actor.user_id
-        ctx.timeline(consignment, "task", item.step_id, item.step_name, started_at=item.created_at,
-                     detail={"data": data})
+        ctx.timeline(
+            consignment,
+            "task",
+            item.step_id,
+            item.step_name,
+            started_at=item.created_at,
+            detail={"data": data},
+        )
         ctx.record(consignment, "task_completed", {"step": item.step_id, "data": data}, task_id=item.task_id)
         ctx.save(loaded)
         return item

@@ -1,0 +1,36 @@
+# Two commands do everything on a fresh machine: `make run` and `make test`.
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-stamp
+
+.PHONY: run test demo lint format bench clean
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[test]'
+	touch $(STAMP)
+
+## run: install, initialize the embedded SQLite database with the demo data, start everything
+run: $(STAMP)
+	$(VENV)/bin/portal run
+
+## test: install, lint, and run the whole test suite (SQLite and PostgreSQL)
+test: $(STAMP)
+	$(VENV)/bin/ruff check app tests bench
+	$(PY) -m pytest -q -p no:cacheprovider
+
+demo: $(STAMP)
+	$(VENV)/bin/portal demo --consignments 10
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check app tests bench
+
+format: $(STAMP)
+	$(VENV)/bin/ruff format app tests bench
+
+bench: $(STAMP)
+	$(PY) bench/throughput.py
+
+clean:
+	rm -rf $(VENV) instance .pytest_cache
