@@ -15,6 +15,7 @@ from SpiffWorkflow.camunda.parser.event_parsers import (
 )
 from SpiffWorkflow.camunda.parser.task_spec import CamundaTaskParser, UserTaskParser
 
+from .dmn import PortalDMNEngine
 from .specs import TIMER_CLASSES, ExternalServiceTask, PortalUserTask
 
 CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
@@ -128,3 +129,6 @@ class PortalParser(CamundaParser):
 
     def __init__(self, validate_schema: bool = True) -> None:
         super().__init__(validator=BpmnValidator() if validate_schema else None)
+
+    def get_engine(self, decision_ref, node):
+        return PortalDMNEngine(super().get_engine(decision_ref, node).decision_table)

@@ -20,8 +20,11 @@ from SpiffWorkflow.bpmn.serializer.workflow import VERSION, BpmnWorkflowSerializ
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.camunda.serializer.config import CAMUNDA_CONFIG
 from SpiffWorkflow.camunda.serializer.task_spec import UserTaskConverter
+from SpiffWorkflow.camunda.specs.business_rule_task import BusinessRuleTask
 from SpiffWorkflow.camunda.specs.user_task import Form
+from SpiffWorkflow.dmn.serializer.task_spec import BaseBusinessRuleTaskConverter
 
+from .dmn import PortalDMNEngine
 from .specs import (
     ClockedCycleTimerEventDefinition,
     ClockedDurationTimerEventDefinition,
@@ -41,6 +44,13 @@ class PortalUserTaskConverter(UserTaskConverter):
     def from_dict(self, dct):
         dct["form"] = Form(init=dct["form"])
         return self.task_spec_from_dict(dct)
+
+
+class PortalBusinessRuleTaskConverter(BaseBusinessRuleTaskConverter):
+    def from_dict(self, dct):
+        spec = super().from_dict(dct)
+        spec.dmnEngine = PortalDMNEngine(spec.dmnEngine.decision_table)
+        return spec
 
 
 class ExternalServiceTaskConverter(TaskSpecConverter):
@@ -88,6 +98,7 @@ def _build_registries():
     spec_config = deepcopy(CAMUNDA_CONFIG)
     spec_config[PortalUserTask] = PortalUserTaskConverter
     spec_config[ExternalServiceTask] = ExternalServiceTaskConverter
+    spec_config[BusinessRuleTask] = PortalBusinessRuleTaskConverter
     for timer in (
         ClockedTimeDateEventDefinition,
         ClockedDurationTimerEventDefinition,
