@@ -47,7 +47,7 @@ def require_token(*roles: str) -> Callable:
                 user = row.user
                 g.actor = Actor(user.username, user.organization.code, user.role, user.id)
             if roles and g.actor.role not in roles:
-                raise Forbidden(f"this action needs one of the roles: {', '.join(roles)}")
+                raise Forbidden(f"this action needs one of the roles: {', '.join(roles)}", field="role")
             return view(*args, **kwargs)
 
         return wrapper

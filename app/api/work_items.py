@@ -79,7 +79,7 @@ def complete_work_item(work_item_id: int):
     if not isinstance(body, dict):
         raise PortalError("the body must be a JSON object", field="body")
     revision = body.get("expected_revision")
-    if revision is not None and not isinstance(revision, int):
+    if revision is not None and (not isinstance(revision, int) or isinstance(revision, bool)):
         raise PortalError("must be an integer", field="expected_revision")
     item = portal().execute(CompleteWorkItem(work_item_id, body.get("data", {}), revision), current_actor())
     return jsonify(queries.work_item_json(item))

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from app.engine.errors import ValidationFailed
+from app.forms.json_safety import unsafe_values
 
 from .identifiers import (
     air_waybill_problem,
@@ -76,7 +77,9 @@ def parse_registration(payload: object) -> Registration:
     """
     if not isinstance(payload, dict):
         raise ValidationFailed([{"field": "body", "reason": "must be a JSON object"}])
-    errors: list[dict[str, str]] = []
+    errors: list[dict[str, str]] = unsafe_values(payload)
+    if errors:
+        raise ValidationFailed(errors)
 
     def problem(name: str, reason: str | None) -> None:
         if reason:

@@ -82,7 +82,9 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, datetime):
         return value.isoformat()
     if isinstance(value, float) and value.is_integer():
-        return int(value)
+        value = int(value)
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > 2**53 - 1:
+        return str(value)  # RFC 8785 cannot represent it as a number
     if value is None or isinstance(value, (str, int, float, bool)):
         return value
     return str(value)

@@ -63,6 +63,9 @@ class StaleRevision(Conflict):
 
     code = "stale_revision"
 
+    def __init__(self, message: str, field: str = "revision") -> None:
+        super().__init__(message, field=field)
+
 
 class EngineFailure(PortalError):
     """The model could not run (an expression failed, a task is misconfigured): nothing was saved."""

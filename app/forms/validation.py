@@ -9,6 +9,8 @@ from jsonschema import Draft202012Validator, FormatChecker
 
 from app.engine.errors import ValidationFailed
 
+from .json_safety import unsafe_values
+
 _checker = FormatChecker()
 
 
@@ -36,6 +38,9 @@ def validate_form(schema: dict[str, Any], data: object) -> dict[str, Any]:
     """
     if not isinstance(data, dict):
         raise ValidationFailed([{"field": "data", "reason": "must be a JSON object of form fields"}])
+    unsafe = unsafe_values(data)
+    if unsafe:
+        raise ValidationFailed(unsafe)
     validator = Draft202012Validator(schema, format_checker=_checker)
     order = {name: i for i, name in enumerate(schema.get("properties", {}))}
     errors = []

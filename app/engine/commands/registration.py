@@ -86,7 +86,7 @@ class RegisterConsignment:
                     [{"field": "trader", "reason": "is required when an operator registers"}]
                 )
         else:
-            raise Forbidden("only traders register consignments")
+            raise Forbidden("only traders register consignments", field="role")
         trader = session.scalar(
             select(Organization).where(Organization.code == code, Organization.kind == "trader")
         )

@@ -89,7 +89,9 @@ class CompleteWorkItem:
         consignment = ctx.session.get(Consignment, item.consignment_id)
         loaded = ctx.load(consignment)
         if self.expected_revision is not None and self.expected_revision != loaded.row.revision:
-            raise StaleRevision("the consignment changed since you loaded it; reload and try again")
+            raise StaleRevision(
+                "the consignment changed since you loaded it; reload and try again", field="expected_revision"
+            )
         task = find_task(loaded.workflow, item.task_id)
         if task is None or task.state != TaskState.READY:
             raise Conflict("this step is no longer open", field="work_item_id")
