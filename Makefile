@@ -17,17 +17,17 @@ run: $(STAMP)
 
 ## test: install, lint, and run the whole test suite (SQLite and PostgreSQL)
 test: $(STAMP)
-	$(VENV)/bin/ruff check app tests bench
+	$(VENV)/bin/ruff check app tests $(wildcard bench)
 	$(PY) -m pytest -q -p no:cacheprovider
 
 demo: $(STAMP)
 	$(VENV)/bin/portal demo --consignments 10
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check app tests bench
+	$(VENV)/bin/ruff check app tests $(wildcard bench)
 
 format: $(STAMP)
-	$(VENV)/bin/ruff format app tests bench
+	$(VENV)/bin/ruff format app tests $(wildcard bench)
 
 bench: $(STAMP)
 	$(PY) bench/throughput.py
