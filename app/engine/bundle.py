@@ -105,20 +105,23 @@ def compile_bundle(
     parser = PortalParser()
     if not bundle.bpmn_files():
         problems.append(Problem("<bundle>", "no .bpmn file in the bundle"))
-    for name in bundle.dmn_files():
+    for name in bundle.dmn_files() + bundle.bpmn_files():
+        add = parser.add_dmn_xml if name.endswith(".dmn") else parser.add_bpmn_xml
         try:
-            parser.add_dmn_xml(parse_xml_safely(bundle.files[name], name), filename=name)
+            bundle.files[name].decode("utf-8")
+        except UnicodeDecodeError as exc:
+            line = bundle.files[name][: exc.start].count(b"\n") + 1
+            problems.append(Problem(name, f"must be UTF-8 encoded (byte {exc.start} is not)", line))
+            continue
+        try:
+            add(parse_xml_safely(bundle.files[name], name), filename=name)
         except UnsafeXml as exc:
             problems.append(Problem(name, str(exc), exc.line))
         except (ValidationException, SpiffWorkflowException) as exc:
             problems.append(_from_spiff(exc, name))
-    for name in bundle.bpmn_files():
-        try:
-            parser.add_bpmn_xml(parse_xml_safely(bundle.files[name], name), filename=name)
-        except UnsafeXml as exc:
-            problems.append(Problem(name, str(exc), exc.line))
-        except (ValidationException, SpiffWorkflowException) as exc:
-            problems.append(_from_spiff(exc, name))
+        except Exception as exc:  # SpiffWorkflow's parsers raise plain errors on odd documents
+            kind = "decision table" if name.endswith(".dmn") else "process model"
+            problems.append(Problem(name, f"cannot be read as a {kind}: {type(exc).__name__}: {exc}"))
     if problems:
         raise BundleInvalid(problems)
     try:
@@ -126,7 +129,14 @@ def compile_bundle(
         subprocess_specs = parser.get_subprocess_specs(process_id)
     except (ValidationException, SpiffWorkflowException) as exc:
         raise BundleInvalid([_from_spiff(exc, bundle.bpmn_files()[0])]) from None
-    problems.extend(lint(spec, subprocess_specs, forms, known_topics))
+    except Exception as exc:
+        raise BundleInvalid([Problem(bundle.bpmn_files()[0], f"cannot build the process: {exc}")]) from None
+    dmn_file_of = {
+        p.decision.decisionTables[0].id: Path(p.filename or "").name
+        for p in parser.dmn_parsers.values()
+        if _parsed(p)
+    }
+    problems.extend(lint(spec, subprocess_specs, forms, known_topics, dmn_file_of))
     if problems:
         raise BundleInvalid(problems)
     return CompiledBundle(process_id, DeployedSpecs(spec, subprocess_specs), forms)
@@ -163,7 +173,15 @@ def _load_forms(bundle: Bundle, problems: list[Problem]) -> dict[str, dict[str, 
     return forms
 
 
-def lint(spec, subprocess_specs, forms, known_topics=None) -> list[Problem]:
+def _parsed(dmn_parser) -> bool:
+    try:
+        dmn_parser.parse()
+        return bool(dmn_parser.decision.decisionTables)
+    except Exception:
+        return False
+
+
+def lint(spec, subprocess_specs, forms, known_topics=None, dmn_file_of=None) -> list[Problem]:
     """Check what matters to this portal beyond what SpiffWorkflow's parser checks."""
     problems: list[Problem] = []
     all_specs = [spec, *subprocess_specs.values()]
@@ -205,6 +223,16 @@ def lint(spec, subprocess_specs, forms, known_topics=None) -> list[Problem]:
                 for _name, expr in task_spec.input_parameters + task_spec.output_parameters:
                     for inner in _placeholders(expr):
                         _check_expression(inner, file, task_spec.bpmn_id, problems)
+            script = getattr(task_spec, "script", None)
+            if isinstance(script, str):
+                try:
+                    sandbox.compile_checked(script, "exec")
+                except sandbox.SandboxViolation as exc:
+                    problems.append(Problem(file, f"script: {exc}", None, task_spec.bpmn_id))
+            engine = getattr(task_spec, "dmnEngine", None)
+            if engine is not None:
+                table_file = (dmn_file_of or {}).get(engine.decision_table.id) or file
+                _check_decision_table(engine.decision_table, table_file, task_spec.bpmn_id, problems)
             event_definition = getattr(task_spec, "event_definition", None)
             expression = getattr(event_definition, "expression", None)
             if expression:
@@ -216,6 +244,52 @@ def lint(spec, subprocess_specs, forms, known_topics=None) -> list[Problem]:
                 if text:
                     _check_expression(text, file, task_spec.bpmn_id, problems)
     return problems
+
+
+def _check_performer(task_spec, file: str, problems: list[Problem]) -> None:
+    from .runtime import ROLE_BY_GROUP
+
+    group = task_spec.candidate_groups
+    if not group:
+        problems.append(
+            Problem(file, "user task has no performer (camunda:candidateGroups)", None, task_spec.bpmn_id)
+        )
+        return
+    kind = group.split(":")[0].strip()
+    if kind not in ROLE_BY_GROUP:
+        problems.append(
+            Problem(
+                file,
+                f"candidateGroups '{group}': unknown kind '{kind}' (use one of "
+                f"{', '.join(sorted(ROLE_BY_GROUP))})",
+                None,
+                task_spec.bpmn_id,
+            )
+        )
+    elif kind not in ("trader", "port") and len(group.split(":")) < 2:
+        problems.append(
+            Problem(file, f"candidateGroups '{group}' names no organization", None, task_spec.bpmn_id)
+        )
+
+
+def _check_decision_table(table, file: str, element_id: str, problems: list[Problem]) -> None:
+    for rule in table.rules:
+        for entry in rule.inputEntries:
+            for lhs in entry.lhs:
+                if lhs and lhs.strip() and lhs.strip() != "-":
+                    text = lhs.replace("?", "dmninputexpr")
+                    try:
+                        sandbox.compile_checked(text, "eval")
+                    except sandbox.SandboxViolation:
+                        _check_expression(
+                            f"dmninputexpr {text}", file, f"{element_id} rule {rule.row_number}", problems
+                        )
+        for entry in rule.outputEntries:
+            if entry.text and entry.text.strip():
+                _check_expression(entry.text, file, f"{element_id} rule {rule.row_number}", problems)
+    for column in table.inputs:
+        if column.expression:
+            _check_expression(column.expression, file, element_id, problems)
 
 
 def _check_expression(expr: str, file: str, element_id: str, problems: list[Problem]) -> None:

@@ -18,6 +18,7 @@ from sqlalchemy import select
 from app.models import Escalation, Job, WorkItem
 
 from .clock import parse_aware
+from .errors import EngineFailure
 from .runtime import evaluate_template, resolve_performer
 from .specs import ExternalServiceTask, PortalUserTask
 
@@ -166,7 +167,10 @@ def _open_work_item(ctx: CommandContext, loaded: LoadedInstance, task, escalatio
     spec, session, now = task.task_spec, ctx.session, ctx.now
     group = spec.candidate_groups or spec.lane or ""
     group = str(evaluate_template(ctx.engine, group, task.data)) if "${" in group else group
-    performer = resolve_performer(group, {"trader_org": loaded.trader_code, **task.data})
+    try:
+        performer = resolve_performer(group, {"trader_org": loaded.trader_code, **task.data})
+    except ValueError as exc:
+        raise EngineFailure(f"task '{spec.bpmn_id}' has no usable performer: {exc}") from exc
     due_at = None
     if spec.due_date:
         value = evaluate_template(ctx.engine, spec.due_date, task.data)

@@ -97,12 +97,9 @@ _SAFE_METHODS = frozenset(
         "lower",
         "strip",
         "split",
-        "join",
-        "replace",
         "count",
         "index",
         "isdigit",
-        "format",
     }
 )
 
@@ -171,15 +168,25 @@ class _Checker(ast.NodeVisitor):
             raise SandboxViolation(f"'**' and '<<' need a constant exponent of at most {MAX_POWER_EXPONENT}")
         self.generic_visit(node)
 
+    def visit_FormattedValue(self, node: ast.FormattedValue) -> None:
+        if node.format_spec is not None:
+            raise SandboxViolation("format specifications (f'{x:...}') are not allowed")
+        self.generic_visit(node)
+
+
+_GUARDED_OPS = {ast.Mult: "__sandbox_mul__", ast.Pow: "__sandbox_pow__", ast.LShift: "__sandbox_lshift__"}
+
 
 class _GuardRepetition(ast.NodeTransformer):
-    """Route every ``a * b`` through a checked multiply so ``"x" * 10**9`` cannot exhaust memory."""
+    """Route ``*``, ``**`` and ``<<`` through checked functions so ``"x" * 10**9`` or a tower of powers
+    cannot exhaust memory or CPU."""
 
     def visit_BinOp(self, node: ast.BinOp) -> ast.AST:
         self.generic_visit(node)
-        if isinstance(node.op, ast.Mult):
+        guard = _GUARDED_OPS.get(type(node.op))
+        if guard:
             call = ast.Call(
-                func=ast.Name(id="__sandbox_mul__", ctx=ast.Load()), args=[node.left, node.right], keywords=[]
+                func=ast.Name(id=guard, ctx=ast.Load()), args=[node.left, node.right], keywords=[]
             )
             return ast.copy_location(call, node)
         return node
@@ -196,7 +203,26 @@ def _checked_mul(a: Any, b: Any) -> Any:
     return a * b
 
 
-_INTERNALS: dict[str, Any] = {"__sandbox_mul__": _checked_mul}
+MAX_RESULT_BITS = 4096
+
+
+def _checked_pow(a: Any, b: Any) -> Any:
+    if isinstance(a, int) and isinstance(b, int) and abs(a) > 1 and b * abs(a).bit_length() > MAX_RESULT_BITS:
+        raise SandboxViolation(f"power result larger than {MAX_RESULT_BITS} bits")
+    return a**b
+
+
+def _checked_lshift(a: Any, b: Any) -> Any:
+    if isinstance(a, int) and isinstance(b, int) and a and abs(a).bit_length() + b > MAX_RESULT_BITS:
+        raise SandboxViolation(f"shift result larger than {MAX_RESULT_BITS} bits")
+    return a << b
+
+
+_INTERNALS: dict[str, Any] = {
+    "__sandbox_mul__": _checked_mul,
+    "__sandbox_pow__": _checked_pow,
+    "__sandbox_lshift__": _checked_lshift,
+}
 
 
 @lru_cache(maxsize=4096)
@@ -209,11 +235,13 @@ def compile_checked(source: str, mode: str = "eval") -> Any:
         raise SandboxViolation(f"expression longer than {MAX_SCRIPT_CHARS} characters")
     try:
         tree = ast.parse(source.strip() if mode == "eval" else source, mode=mode)
+        _Checker().visit(tree)
+        tree = ast.fix_missing_locations(_GuardRepetition().visit(tree))
+        return compile(tree, "<expression>", mode)
     except SyntaxError as exc:
         raise SandboxViolation(f"syntax error: {exc.msg} (line {exc.lineno})") from None
-    _Checker().visit(tree)
-    tree = ast.fix_missing_locations(_GuardRepetition().visit(tree))
-    return compile(tree, "<expression>", mode)
+    except (RecursionError, MemoryError):
+        raise SandboxViolation("expression too deeply nested") from None
 
 
 def evaluate(
