@@ -235,7 +235,7 @@ class CommandContext:
 
 
 class CommandExecutor:
-    """Run commands; retry only the audit-chain race, which needs no decision from the caller."""
+    """Run commands; retry the audit-chain race, and lost revision races of system commands."""
 
     def __init__(self, db: Database, runtime: Runtime, clock: Clock, settings, wake_worker=None) -> None:
         self.db = db
@@ -256,6 +256,13 @@ class CommandExecutor:
             except IntegrityError as exc:
                 if "prev_hash" in str(exc.orig) and attempt < 4:
                     log.info("audit chain race, retrying %s", type(command).__name__)
+                    continue
+                raise
+            except StaleRevision:
+                # System commands (job results, callbacks, timers) are re-run on a lost race: they decide
+                # nothing a person would need to reconsider.
+                if getattr(command, "retry_on_conflict", False) and attempt < 4:
+                    log.info("lost a race, retrying %s", type(command).__name__)
                     continue
                 raise
             finally:

@@ -51,8 +51,12 @@ def test_port_down_for_a_while_becomes_an_incident_then_the_retried_consignment_
     for job in jobs(portal, number):
         kind = job.topic.split(".")[0]
         keys = requests.get(simulators.urls[kind] + "/_sim/keys", timeout=5).json()["keys"]
-        if job.topic != "customs.lookup_declaration":  # look-ups are read-only
-            assert keys[job.idempotency_key]["actions"] == 1, job.topic
+        if job.topic == "customs.lookup_declaration":
+            continue  # look-ups are read-only
+        # Never twice; customs clears a declaration once across this session's runs, so a later run of the
+        # same declaration may act zero times.
+        expected = {1} if job.topic == "port.move_containers" else {0, 1}
+        assert keys[job.idempotency_key]["actions"] in expected, job.topic
 
 
 def test_a_flaky_port_is_retried_and_its_move_acts_once(portal, live_portal, worker, simulators, clock):

@@ -68,6 +68,8 @@ def _locked_job(ctx: CommandContext, job_id: int, owner: str) -> Job:
 
 @dataclass
 class CompleteJob:
+    retry_on_conflict = True
+
     job_id: int
     owner: str
     result: dict[str, Any]

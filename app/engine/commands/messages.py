@@ -18,6 +18,8 @@ KNOWN_MESSAGES = {"ContainerPositioned": "container_positions"}
 
 @dataclass
 class CorrelateMessage:
+    retry_on_conflict = True
+
     declaration_no: str
     name: str
     payload: dict[str, Any]
@@ -39,6 +41,7 @@ class CorrelateMessage:
             "message_received",
             {"name": self.name, "payload": self.payload, "delivered": delivered},
         )
-        if delivered:
-            ctx.save(loaded)
+        # Save even when the message was only kept in the inbox: bumping the revision makes a concurrent
+        # command on this instance (e.g. the job that starts the wait) retry and then see the message.
+        ctx.save(loaded)
         return delivered

@@ -15,6 +15,8 @@ from ..executor import CommandContext
 
 @dataclass
 class FireDueTimers:
+    retry_on_conflict = True
+
     instance_id: int
 
     def execute(self, ctx: CommandContext) -> bool:
