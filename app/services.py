@@ -39,7 +39,9 @@ def build_portal(settings: Settings, clock: Clock | None = None) -> Portal:
     )
     if clock is None:
         if settings.clock == "simulated":
-            clock = SimulatedClock(db.write_session, datetime.fromisoformat(settings.simulated_clock_start))
+            clock = SimulatedClock(
+                db.write_session, datetime.fromisoformat(settings.simulated_clock_start), db.read_session
+            )
         elif settings.clock == "system":
             clock = SystemClock()
         else:

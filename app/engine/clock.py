@@ -49,8 +49,14 @@ class SimulatedClock:
     It ticks with real time from an anchor; ``advance`` jumps it forward for everyone at once.
     """
 
-    def __init__(self, session_factory: sessionmaker[Session], start: datetime) -> None:
+    def __init__(
+        self,
+        session_factory: sessionmaker[Session],
+        start: datetime,
+        read_factory: sessionmaker[Session] | None = None,
+    ) -> None:
         self._sessions = session_factory
+        self._reads = read_factory or session_factory
         self._start = start.astimezone(UTC)
 
     def _state(self, session: Session) -> SimulatedClockState:
@@ -62,7 +68,7 @@ class SimulatedClock:
         return state
 
     def now(self) -> datetime:
-        with self._sessions() as session:
+        with self._reads() as session:  # a plain read: never take the write lock just to tell the time
             state = session.get(SimulatedClockState, 1)
             if state is None:
                 return self._start
