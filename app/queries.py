@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, exists, func, or_, select, true
+from sqlalchemy import ColumnElement, Text, exists, func, or_, select, true
 from sqlalchemy.orm import Session
 
 from app.engine.executor import Actor
@@ -62,36 +62,30 @@ def list_consignments(
                 Consignment.bill_of_lading == query.strip(),
                 Consignment.containers.contains([q])
                 if session.bind.dialect.name == "postgresql"
-                else func.instr(func.cast(Consignment.containers, _text()), f'"{q}"') > 0,
+                else func.instr(func.cast(Consignment.containers, Text()), f'"{q}"') > 0,
             )
         )
     return list(session.scalars(stmt.order_by(Consignment.registered_at.desc()).limit(limit).offset(offset)))
 
 
-def _text():
-    from sqlalchemy import Text
-
-    return Text()
-
-
 def inbox(
     session: Session, actor: Actor, *, state: str = "open", limit: int = 50, offset: int = 0
-) -> list[WorkItem]:
-    """The caller's work items: its organization and role only."""
+) -> list[tuple[WorkItem, str]]:
+    """The caller's work items (its organization and role only), each with its declaration number."""
     states = ("open", "claimed") if state == "open" else (state,)
-    return list(
-        session.scalars(
-            select(WorkItem)
-            .where(
-                WorkItem.organization == actor.organization,
-                WorkItem.role == actor.role,
-                WorkItem.state.in_(states),
-            )
-            .order_by(WorkItem.due_at.is_(None), WorkItem.due_at, WorkItem.id)
-            .limit(limit)
-            .offset(offset)
+    stmt = (
+        select(WorkItem, Consignment.declaration_no)
+        .join(Consignment, Consignment.id == WorkItem.consignment_id)
+        .where(
+            WorkItem.organization == actor.organization,
+            WorkItem.role == actor.role,
+            WorkItem.state.in_(states),
         )
+        .order_by(WorkItem.due_at.is_(None), WorkItem.due_at, WorkItem.id)
+        .limit(limit)
+        .offset(offset)
     )
+    return [(item, number) for item, number in session.execute(stmt)]
 
 
 def work_item_for(session: Session, actor: Actor, work_item_id: int) -> WorkItem | None:

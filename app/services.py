@@ -8,7 +8,7 @@ from datetime import datetime
 
 from app.db import Database
 from app.engine.clock import Clock, SimulatedClock, SystemClock
-from app.engine.executor import Actor, Command, CommandExecutor
+from app.engine.executor import SYSTEM, Actor, Command, CommandExecutor
 from app.engine.runtime import Runtime
 from app.engine.working_time import WorkingCalendar
 from app.settings import Settings
@@ -25,7 +25,7 @@ class Portal:
 
     def execute(self, command: Command, actor: Actor | None = None):
         """Run one command through the executor."""
-        return self.executor.execute(command, actor) if actor else self.executor.execute(command)
+        return self.executor.execute(command, actor or SYSTEM)
 
     def close(self) -> None:
         self.db.dispose()

@@ -132,6 +132,9 @@ class Worker:
     # -- scheduling --------------------------------------------------------------------------------
     def start(self) -> None:
         """Run ``run_once`` every poll interval in the background (APScheduler)."""
+        # A pass keeps going while there is work, so ticks that find it still running are skipped on
+        # purpose; APScheduler would log each skip as a warning.
+        logging.getLogger("apscheduler.scheduler").setLevel(logging.ERROR)
         self._scheduler = BackgroundScheduler(daemon=True)
         self._scheduler.add_job(
             self._tick,

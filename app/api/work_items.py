@@ -22,20 +22,10 @@ def list_work_items():
     offset = max(request.args.get("offset", 0, type=int), 0)
     state = request.args.get("state", "open")
     with portal().db.session() as session:
-        items = queries.inbox(session, current_actor(), state=state, limit=limit, offset=offset)
-        numbers = (
-            {
-                c.id: c.declaration_no
-                for c in session.query(Consignment).filter(
-                    Consignment.id.in_({i.consignment_id for i in items})
-                )
-            }
-            if items
-            else {}
-        )
+        rows = queries.inbox(session, current_actor(), state=state, limit=limit, offset=offset)
         return jsonify(
             {
-                "items": [queries.work_item_json(i, numbers.get(i.consignment_id)) for i in items],
+                "items": [queries.work_item_json(item, number) for item, number in rows],
                 "limit": limit,
                 "offset": offset,
             }

@@ -139,9 +139,11 @@ def parse_registration(payload: object) -> Registration:
             problem(f"containers[{i}]", container_number_problem(number))
         seen: set[str] = set()
         for i, number in enumerate(containers):
-            if isinstance(number, str) and number in seen:
+            if not isinstance(number, str):
+                continue
+            if number in seen:
                 problem(f"containers[{i}]", f"{number} is listed twice")
-            seen.add(number) if isinstance(number, str) else None
+            seen.add(number)
     if awb is not None:
         problem("awb", air_waybill_problem(awb))
     if not containers and awb is None:

@@ -23,7 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.db import Database
-from app.models import Consignment, MessageInbox, Organization, ProcessInstance, TimelineEvent, WorkItem
+from app.models import Consignment, MessageInbox, Organization, ProcessInstance, TimelineEvent
 
 from . import audit, projections
 from .clock import Clock
@@ -73,7 +73,6 @@ class CommandContext:
         self.engine: PortalScriptEngine = executor.runtime.script_engine(now)
         self.after_commit: list[Callable[[], None]] = []
         self.loaded: list[LoadedInstance] = []
-        self.notifications: list[tuple[str, str, int]] = []
 
     # -- instances -------------------------------------------------------------------------------
     def load(self, consignment: Consignment) -> LoadedInstance:
@@ -134,8 +133,7 @@ class CommandContext:
     def _throw(self, loaded: LoadedInstance, name: str, payload: dict[str, Any], result_var: str) -> None:
         event = BpmnEvent(MessageEventDefinition(name), {"payload": payload, "result_var": result_var})
         loaded.workflow.send_event(event)
-        step = loaded.engine_steps
-        step.append(projections.EngineStep("message", name, name, {}))
+        loaded.engine_steps.append(projections.EngineStep("message", name, name, {}))
 
     def _deliver_inbox(self, loaded: LoadedInstance) -> bool:
         pending = self.session.scalars(
@@ -161,7 +159,7 @@ class CommandContext:
         next_timer = projections.sync(self, loaded)
         if activity:
             consignment.last_activity_at = self.now
-            self.executor.resolve_stalled(self.session, consignment.id, self.now)
+            projections.resolve_stalled(self.session, consignment, self.now)
         state = self.runtime.codec.dump_state(loaded.workflow)
         new_revision = loaded.row.revision + 1
         result = self.session.execute(
@@ -227,9 +225,6 @@ class CommandContext:
             task_id=task_id,
         )
 
-    def notify(self, organization: str, role: str, item: WorkItem) -> None:
-        self.notifications.append((organization, role, item.id))
-
     def wake_worker(self) -> None:
         self.executor.wake_worker()
 
@@ -278,15 +273,3 @@ class CommandExecutor:
     def wake_worker(self) -> None:
         if self._wake is not None:
             self._wake()
-
-    def resolve_stalled(self, session: Session, consignment_id: int, now: datetime) -> None:
-        from app.models import Escalation
-
-        for escalation in session.scalars(
-            select(Escalation).where(
-                Escalation.consignment_id == consignment_id,
-                Escalation.kind == "stalled",
-                Escalation.resolved_at.is_(None),
-            )
-        ):
-            escalation.resolved_at = now

@@ -55,10 +55,12 @@ def describe_engine_step(task) -> EngineStep | None:
             if k in task.data
         }
         return EngineStep("decision", spec.bpmn_id, name, outputs)
-    if spec.bpmn_id in END_STATUSES or type(spec).__name__ == "EndEvent" and spec.bpmn_name:
+    if spec.bpmn_id in END_STATUSES or (type(spec).__name__ == "EndEvent" and spec.bpmn_name):
         return EngineStep("end", spec.bpmn_id, name, {})
     if isinstance(spec, CatchingEvent) and spec.bpmn_name and type(spec).__name__ != "StartEvent":
         definition = getattr(spec, "event_definition", None)
+        if "Message" in type(definition).__name__:
+            return None  # recorded when the message is delivered (CommandContext.send_message)
         kind = "timer" if any(t in type(definition).__name__ for t in TIMER_EVENT_TYPES) else "event"
         return EngineStep(kind, spec.bpmn_id, name, {})
     return None
@@ -96,7 +98,7 @@ def sync(ctx: CommandContext, loaded: LoadedInstance) -> datetime | None:
         if task_id not in ready_ids:
             item.state = "cancelled"
             item.completed_at = now
-            _resolve_escalations(session, item.id, now)
+            _resolve_escalations(session, now, Escalation.work_item_id == item.id)
 
     known_jobs = {
         job.task_id: job for job in session.scalars(select(Job).where(Job.instance_id == loaded.row.id))
@@ -213,11 +215,18 @@ def _open_work_item(ctx: CommandContext, loaded: LoadedInstance, task, escalatio
             {"kind": escalation, "task": spec.bpmn_id},
             task_id=item.task_id,
         )
-    ctx.notify(performer.organization, performer.role, item)
 
 
-def _resolve_escalations(session, work_item_id: int, now: datetime) -> None:
+def resolve_stalled(session, consignment, now: datetime) -> None:
+    """Close the consignment's "stalled" escalation, if any, now that something happened."""
+    if consignment.escalated:  # no query on the common path: never escalated, nothing to close
+        _resolve_escalations(
+            session, now, Escalation.consignment_id == consignment.id, Escalation.kind == "stalled"
+        )
+
+
+def _resolve_escalations(session, now: datetime, *conditions) -> None:
     for escalation in session.scalars(
-        select(Escalation).where(Escalation.work_item_id == work_item_id, Escalation.resolved_at.is_(None))
+        select(Escalation).where(*conditions, Escalation.resolved_at.is_(None))
     ):
         escalation.resolved_at = now

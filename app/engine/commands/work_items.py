@@ -28,6 +28,11 @@ def _load_item(ctx: CommandContext, work_item_id: int) -> WorkItem:
     return item
 
 
+def _record_assignment(ctx: CommandContext, item: WorkItem, action: str) -> None:
+    consignment = ctx.session.get(Consignment, item.consignment_id)
+    ctx.record(consignment, action, {"id": item.id}, task_id=item.task_id)
+
+
 @dataclass
 class ClaimWorkItem:
     work_item_id: int
@@ -45,12 +50,7 @@ class ClaimWorkItem:
         if result.rowcount != 1:
             raise Conflict(f"work item is {item.state}, not open", field="work_item_id")
         ctx.session.refresh(item)
-        ctx.record(
-            ctx.session.get(Consignment, item.consignment_id),
-            "work_item_claimed",
-            {"id": item.id},
-            task_id=item.task_id,
-        )
+        _record_assignment(ctx, item, "work_item_claimed")
         return item
 
 
@@ -65,12 +65,7 @@ class ReleaseWorkItem:
         if item.assignee_id != ctx.actor.user_id and ctx.actor.role not in ("manager", "branch_head"):
             raise Forbidden("only the assignee or a supervisor can release this work item")
         item.state, item.assignee_id = "open", None
-        ctx.record(
-            ctx.session.get(Consignment, item.consignment_id),
-            "work_item_released",
-            {"id": item.id},
-            task_id=item.task_id,
-        )
+        _record_assignment(ctx, item, "work_item_released")
         return item
 
 
