@@ -17,6 +17,7 @@ from sqlalchemy import select
 
 from app.models import Escalation, Job, WorkItem
 
+from . import notifications
 from .clock import parse_aware
 from .errors import EngineFailure
 from .runtime import evaluate_template, resolve_performer
@@ -154,6 +155,9 @@ def sync(ctx: CommandContext, loaded: LoadedInstance) -> datetime | None:
         ]
         consignment.status = END_STATUSES[ended[-1]] if ended else "completed"
         consignment.finished_at = consignment.finished_at or now
+        consignment.clearance_hours = round(
+            ctx.runtime.calendar.working_hours_between(consignment.registered_at, consignment.finished_at), 2
+        )
         consignment.current_step = None
     elif consignment.status == "registered" and ready_ids | started_ids:
         consignment.status = "in_progress"
@@ -195,6 +199,16 @@ def _open_work_item(ctx: CommandContext, loaded: LoadedInstance, task, escalatio
     )
     session.add(item)
     session.flush()
+    notifications.notify(
+        session,
+        now=now,
+        kind="escalation" if escalation else "new_task",
+        organization=performer.organization,
+        role=performer.role,
+        consignment=loaded.consignment,
+        step_name=item.step_name,
+        work_item_id=item.id,
+    )
     if escalation:
         session.add(
             Escalation(

@@ -2,15 +2,18 @@
 consignments and the projections every page and API route reads (work items, jobs, timeline, escalations,
 audit events)."""
 
+from .attachments import Attachment
 from .base import Base
 from .clock import SimulatedClockState
 from .consignments import Consignment, TimelineEvent
+from .notifications import Notification, OutboundEmail
 from .organizations import ApiToken, Organization, User
 from .process import MessageInbox, ModelVersion, ProcessInstance
 from .work import AuditEvent, Escalation, Job, WorkItem
 
 __all__ = [
     "ApiToken",
+    "Attachment",
     "AuditEvent",
     "Base",
     "Consignment",
@@ -18,7 +21,9 @@ __all__ = [
     "Job",
     "MessageInbox",
     "ModelVersion",
+    "Notification",
     "Organization",
+    "OutboundEmail",
     "ProcessInstance",
     "SimulatedClockState",
     "TimelineEvent",
