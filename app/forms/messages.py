@@ -46,3 +46,18 @@ def localized_reason(error: dict[str, Any], gettext: Callable[[str], str]) -> st
     reason = str(error.get("reason", ""))
     translated = gettext(reason)
     return translated[:1].upper() + translated[1:]
+
+
+# Reasons the engine and the registration check give in English, listed here so the catalog carries
+# their Vietnamese text for the pages (the API keeps the English reason).
+DOMAIN_REASONS = (
+    N_("is required"),
+    N_("unknown field"),
+    N_("is required: describe the goods"),
+    N_("needs at least one 8-digit HS code"),
+    N_("give the container numbers, or an air waybill (awb) for air cargo"),
+    N_("this step takes no attachments"),
+    N_("no such work item in your inbox"),
+    N_("this step is no longer open"),
+    N_("work item is claimed by someone else"),
+)
