@@ -21,6 +21,10 @@ _BY_CODE = {
     "additionalProperties": N_("Is not a field of this form."),
     "not_a_number": N_("Enter a whole number."),
     "not_a_time": N_("Enter a date and time."),
+    "too_many_files": N_("Attach at most %(limit)s files."),
+    "file_empty": N_("%(name)s is empty."),
+    "file_too_large": N_("%(name)s is larger than %(limit)s MB."),
+    "file_type": N_("%(name)s is not an accepted file type (%(limit)s)."),
 }
 _BY_TYPE = {
     "integer": N_("Enter a whole number."),
@@ -42,10 +46,10 @@ def localized_reason(error: dict[str, Any], gettext: Callable[[str], str]) -> st
         if message:
             return gettext(message)
     if code in _BY_CODE:
-        return gettext(_BY_CODE[code]) % {"limit": error.get("limit", "")}
+        return gettext(_BY_CODE[code]) % {"limit": error.get("limit", ""), "name": error.get("name", "")}
     reason = str(error.get("reason", ""))
     translated = gettext(reason)
-    return translated[:1].upper() + translated[1:]
+    return translated[:1].upper() + translated[1:] if translated != reason else reason
 
 
 # Reasons the engine and the registration check give in English, listed here so the catalog carries

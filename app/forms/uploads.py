@@ -63,7 +63,14 @@ def check_uploads(
     limit = min(int(rules.get("max_files", max_files)), max_files)
     errors: list[dict[str, str]] = []
     if len(files) > limit:
-        errors.append({"field": "attachments", "reason": f"at most {limit} files"})
+        errors.append(
+            {
+                "field": "attachments",
+                "reason": f"at most {limit} files",
+                "code": "too_many_files",
+                "limit": limit,
+            }
+        )
     if rules.get("required") and not files:
         errors.append({"field": "attachments", "reason": "is required"})
     uploads: list[Upload] = []
@@ -71,7 +78,9 @@ def check_uploads(
         name = secure_filename(raw_name or "")[:200] or "file"
         kind = sniff(content)
         if not content:
-            errors.append({"field": "attachments", "reason": f"{name} is empty"})
+            errors.append(
+                {"field": "attachments", "reason": f"{name} is empty", "code": "file_empty", "name": name}
+            )
         elif len(content) > max_bytes:
             errors.append(
                 {"field": "attachments", "reason": f"{name} is larger than {max_bytes // 1048576} MB"}
