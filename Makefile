@@ -3,7 +3,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: run test demo lint format bench clean translations
+.PHONY: run test demo lint format bench clean translations frontend
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -31,6 +31,10 @@ format: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) bench/throughput.py
+
+## frontend: rebuild the vendored browser bundles in app/static/vendor/ (needs Node 20+; commit the result)
+frontend:
+	cd frontend && npm ci && npm run build
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache
