@@ -86,13 +86,12 @@ def _display(value: Any, widget: str) -> Any:
     """A stored value as the widget shows it."""
     if widget == "datetime" and isinstance(value, str) and value:
         try:
-            return (
-                datetime.fromisoformat(value.replace("Z", "+00:00"))
-                .astimezone(LOCAL_TZ)
-                .strftime("%Y-%m-%dT%H:%M")
-            )
+            moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
         except ValueError:
             return value
+        if moment.tzinfo is None:  # typed into the form: already local time
+            moment = moment.replace(tzinfo=LOCAL_TZ)
+        return moment.astimezone(LOCAL_TZ).strftime("%Y-%m-%dT%H:%M")
     if widget in ("radio", "select"):
         return _encode(value)
     return value
