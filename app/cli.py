@@ -297,6 +297,23 @@ def audit_verify() -> None:
 
 
 @main.group()
+def reports() -> None:
+    """The manager dashboard's running totals."""
+
+
+@reports.command("rebuild")
+def reports_rebuild() -> None:
+    """Recompute the dashboard's running totals from the projections."""
+    from app.engine.commands.reporting import RebuildStatistics
+
+    counted = _portal().execute(RebuildStatistics())
+    click.echo(
+        f"counted {counted['timeline']} step durations, {counted['work_items']} tasks with a deadline, "
+        f"{counted['cleared']} cleared consignments"
+    )
+
+
+@main.group()
 def token() -> None:
     """Manage API tokens."""
 

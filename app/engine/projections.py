@@ -17,7 +17,7 @@ from sqlalchemy import select
 
 from app.models import Escalation, Job, WorkItem
 
-from . import notifications
+from . import notifications, statistics
 from .clock import parse_aware
 from .errors import EngineFailure
 from .runtime import evaluate_template, resolve_performer
@@ -154,10 +154,13 @@ def sync(ctx: CommandContext, loaded: LoadedInstance) -> datetime | None:
             if t.task_spec.bpmn_id in END_STATUSES
         ]
         consignment.status = END_STATUSES[ended[-1]] if ended else "completed"
-        consignment.finished_at = consignment.finished_at or now
-        consignment.clearance_hours = round(
-            ctx.runtime.calendar.working_hours_between(consignment.registered_at, consignment.finished_at), 2
-        )
+        if consignment.finished_at is None:
+            consignment.finished_at = now
+            consignment.clearance_hours = round(
+                ctx.runtime.calendar.working_hours_between(consignment.registered_at, now), 2
+            )
+            if consignment.status == "cleared":
+                statistics.consignment_cleared(session, consignment, ctx.runtime.calendar.tz)
         consignment.current_step = None
     elif consignment.status == "registered" and ready_ids | started_ids:
         consignment.status = "in_progress"

@@ -9,6 +9,7 @@ from .consignments import Consignment, TimelineEvent
 from .notifications import Notification, OutboundEmail
 from .organizations import ApiToken, Organization, User
 from .process import MessageInbox, ModelVersion, ProcessInstance
+from .statistics import ClearanceWeek, SlaCounter, StepDurationBucket
 from .work import AuditEvent, Escalation, Job, WorkItem
 
 __all__ = [
@@ -16,6 +17,7 @@ __all__ = [
     "Attachment",
     "AuditEvent",
     "Base",
+    "ClearanceWeek",
     "Consignment",
     "Escalation",
     "Job",
@@ -26,6 +28,8 @@ __all__ = [
     "OutboundEmail",
     "ProcessInstance",
     "SimulatedClockState",
+    "SlaCounter",
+    "StepDurationBucket",
     "TimelineEvent",
     "User",
     "WorkItem",

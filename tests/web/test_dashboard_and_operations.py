@@ -38,7 +38,8 @@ pytestmark = pytest.mark.parametrize("database_url", ["sqlite", "postgresql"], i
 
 
 def _nearest_rank(values: list[float], share: float) -> float:
-    ordered = sorted(values)
+    """The nearest-rank percentile, at the dashboard's resolution of a tenth of a working hour."""
+    ordered = sorted(round(v * 10) / 10 for v in values)
     return ordered[max(math.ceil(share * len(ordered)), 1) - 1]
 
 

@@ -12,7 +12,7 @@ from app.forms.uploads import Upload
 from app.forms.validation import validate_form
 from app.models import Attachment, Consignment, Organization, User, WorkItem
 
-from .. import notifications
+from .. import notifications, statistics
 from ..errors import Conflict, Forbidden, NotFound, PortalError, StaleRevision
 from ..executor import Actor, CommandContext
 from ..runtime import find_task
@@ -157,6 +157,10 @@ class CompleteWorkItem:
         task.run()
         ctx.run_engine(loaded)
         item.state, item.completed_at, item.completed_by_id = "completed", ctx.now, ctx.actor.user_id
+        if item.due_at is not None:
+            statistics.deadline_task_completed(
+                ctx.session, consignment, item.organization, ctx.now > item.due_at
+            )
         ctx.timeline(
             consignment,
             "task",
