@@ -4,10 +4,11 @@ from the projections (after a migration, a bulk import, or to check them)."""
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import Integer, case, cast, delete, func, insert, literal, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -27,7 +28,8 @@ def scopes(consignment: Consignment) -> list[str]:
 
 
 def bucket_of(hours: float) -> int:
-    return max(int(round(hours * BUCKETS_PER_HOUR)), 0)
+    """Tenths of a working hour, halves rounded up (the same as ``rebuild``'s SQL)."""
+    return max(math.floor(hours * BUCKETS_PER_HOUR + 0.5), 0)
 
 
 def iso_week(moment: datetime, tz) -> str:
@@ -87,33 +89,65 @@ def consignment_cleared(session: Session, consignment: Consignment, tz) -> None:
 
 
 def rebuild(session: Session, tz) -> dict[str, int]:
-    """Recompute every running total from the projections; return how many source rows were counted."""
+    """Recompute every running total from the projections with aggregate SQL; return what was counted."""
     for model in (StepDurationBucket, SlaCounter, ClearanceWeek):
         session.execute(delete(model))
-    consignments = {c.id: c for c in session.scalars(select(Consignment))}
+    dialect = session.get_bind().dialect.name
+    scaled = TimelineEvent.working_hours * BUCKETS_PER_HOUR + 0.5
+    bucket = func.floor(scaled) if dialect == "postgresql" else scaled  # SQLite: CAST truncates
+    bucket = cast(bucket, Integer)
     counted = {"timeline": 0, "work_items": 0, "cleared": 0}
-    for event in session.scalars(
-        select(TimelineEvent).where(
+    for scope in _scope_columns():
+        durations = (
+            select(
+                TimelineEvent.step_id,
+                scope.label("scope"),
+                bucket.label("bucket"),
+                func.max(TimelineEvent.step_name),
+                func.count(),
+            )
+            .join(Consignment, Consignment.id == TimelineEvent.consignment_id)
+            .where(TimelineEvent.working_hours.is_not(None), TimelineEvent.kind.in_(MEASURED_KINDS))
+            .where(scope.is_not(None))
+            .group_by(TimelineEvent.step_id, scope, bucket)
+        )
+        session.execute(
+            insert(StepDurationBucket).from_select(
+                ["step_id", "scope", "bucket", "step_name", "count"], durations
+            )
+        )
+        late = case((WorkItem.completed_at > WorkItem.due_at, 1), else_=0)
+        sla = (
+            select(WorkItem.organization, scope.label("scope"), func.count(), func.sum(late))
+            .join(Consignment, Consignment.id == WorkItem.consignment_id)
+            .where(WorkItem.state == "completed", WorkItem.due_at.is_not(None), scope.is_not(None))
+            .group_by(WorkItem.organization, scope)
+        )
+        session.execute(insert(SlaCounter).from_select(["organization", "scope", "items", "breached"], sla))
+    counted["timeline"] = session.scalar(
+        select(func.count()).where(
             TimelineEvent.working_hours.is_not(None), TimelineEvent.kind.in_(MEASURED_KINDS)
         )
-    ).yield_per(5000):
-        step_measured(
-            session, consignments[event.consignment_id], event.step_id, event.step_name, event.working_hours
+    )
+    counted["work_items"] = session.scalar(
+        select(func.count()).where(WorkItem.state == "completed", WorkItem.due_at.is_not(None))
+    )
+    # Weeks depend on the local calendar: group in Python over the (few) cleared rows' dates.
+    for consignment in session.scalars(
+        select(Consignment).where(
+            Consignment.status == "cleared",
+            Consignment.finished_at.is_not(None),
+            Consignment.clearance_hours.is_not(None),
         )
-        counted["timeline"] += 1
-    for item in session.scalars(
-        select(WorkItem).where(WorkItem.state == "completed", WorkItem.due_at.is_not(None))
     ).yield_per(5000):
-        deadline_task_completed(
-            session, consignments[item.consignment_id], item.organization, item.completed_at > item.due_at
-        )
-        counted["work_items"] += 1
-    for consignment in consignments.values():
-        if (
-            consignment.status == "cleared"
-            and consignment.finished_at
-            and consignment.clearance_hours is not None
-        ):
-            consignment_cleared(session, consignment, tz)
-            counted["cleared"] += 1
+        consignment_cleared(session, consignment, tz)
+        counted["cleared"] += 1
     return counted
+
+
+def _scope_columns():
+    return (
+        literal("all"),
+        literal("branch:") + Consignment.customs_branch,
+        case((Consignment.lead_agency.is_not(None), literal("agency:") + Consignment.lead_agency)),
+    )

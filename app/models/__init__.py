@@ -10,6 +10,7 @@ from .notifications import Notification, OutboundEmail
 from .organizations import ApiToken, Organization, User
 from .process import MessageInbox, ModelVersion, ProcessInstance
 from .statistics import ClearanceWeek, SlaCounter, StepDurationBucket
+from .studio import ModelDraft
 from .work import AuditEvent, Escalation, Job, WorkItem
 
 __all__ = [
@@ -22,6 +23,7 @@ __all__ = [
     "Escalation",
     "Job",
     "MessageInbox",
+    "ModelDraft",
     "ModelVersion",
     "Notification",
     "Organization",

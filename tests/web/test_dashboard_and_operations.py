@@ -17,7 +17,8 @@ import pytest
 from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
-from app.models import TimelineEvent
+from app.engine.commands.reporting import RebuildStatistics
+from app.models import ClearanceWeek, SlaCounter, StepDurationBucket, TimelineEvent
 from app.services import build_portal
 from app.settings import Settings
 from app.stack import free_port
@@ -89,6 +90,20 @@ def test_manager_reads_step_times_breaches_and_the_clearance_trend(portal, perso
     assert texts(board, "//table[@data-table='trend']//tbody/tr[1]/td[2]") == [trend[-1]["cleared"]]
     charts = page(board).xpath("//canvas/@data-chart")
     assert len(charts) == 2 and '"type": "line"' in charts[0]
+
+    # The running totals kept by the commands equal a rebuild from the projections.
+    kept = _totals(portal)
+    portal.execute(RebuildStatistics())
+    assert _totals(portal) == kept
+    assert kept["stats_clearance_weeks"] and kept["stats_step_durations"] and kept["stats_sla"]
+
+
+def _totals(portal) -> dict[str, list[tuple]]:
+    with portal.db.engine.connect() as conn:
+        return {
+            model.__tablename__: sorted(tuple(row) for row in conn.execute(select(model.__table__)))
+            for model in (StepDurationBucket, SlaCounter, ClearanceWeek)
+        }
 
 
 def test_operator_retries_incidents_after_the_port_comes_back(portal, person, worker, simulators, clock):
