@@ -182,6 +182,8 @@ def build(database_url: str, consignments: int, items_per: int, seed: int) -> No
                         "assignee_id": None,
                         "escalation": None,
                         "signature_required": False,
+                        "customs_branch": branch,
+                        "lead_agency": agency,
                         "created_at": created,
                         "due_at": due,
                         "completed_at": None if is_open else created + timedelta(hours=hours),

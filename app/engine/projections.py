@@ -197,6 +197,8 @@ def _open_work_item(ctx: CommandContext, loaded: LoadedInstance, task, escalatio
         state="open",
         escalation=escalation,
         signature_required=extensions.get("signature") == "required",
+        customs_branch=loaded.consignment.customs_branch,
+        lead_agency=loaded.consignment.lead_agency,
         created_at=now,
         due_at=due_at,
     )

@@ -28,6 +28,9 @@ class WorkItem(Base):
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     escalation: Mapped[str | None] = mapped_column(String(64))
     signature_required: Mapped[bool] = mapped_column(default=False)
+    # The consignment's branch and lead agency, copied so dashboards filter open work without a join.
+    customs_branch: Mapped[str | None] = mapped_column(String(8))
+    lead_agency: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[datetime]
     due_at: Mapped[datetime | None]
     completed_at: Mapped[datetime | None]
@@ -35,7 +38,7 @@ class WorkItem(Base):
 
     __table_args__ = (
         Index("ix_work_items_inbox", "organization", "role", "state", "due_at"),
-        Index("ix_work_items_open_due", "state", "due_at"),
+        Index("ix_work_items_open_due", "state", "due_at", "organization", "customs_branch", "lead_agency"),
     )
 
 

@@ -12,7 +12,7 @@ from flask import Blueprint, Response, abort, flash, jsonify, redirect, render_t
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
-from sqlalchemy import select, true
+from sqlalchemy import select
 
 from app import reports
 from app.demo import demo_consignments
@@ -219,7 +219,7 @@ def trial():
         problems = problems_of(bundle_of(draft), KNOWN_TOPICS)
         if not problems:
             with portal().db.read_session() as db:
-                medians = {s.step_id: s.median for s in reports.step_times(db, reports.Scope("all", true()))}
+                medians = {s.step_id: s.median for s in reports.step_times(db, reports.EVERYTHING)}
             samples = demo_consignments(request.form.get("count", 10, type=int) or 10, random.Random(2016))[
                 :20
             ]
