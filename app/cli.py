@@ -111,6 +111,7 @@ def model() -> None:
 def model_validate(paths: tuple[Path, ...], as_json: bool) -> None:
     """Check bundles or files; exit 1 when any problem is found."""
     from app.engine.bundle import BundleInvalid, Problem, compile_bundle, load_bundle
+    from app.engine.commands.messages import KNOWN_MESSAGES
     from app.tasks import KNOWN_TOPICS
 
     problems: list[Problem] = []
@@ -119,7 +120,7 @@ def model_validate(paths: tuple[Path, ...], as_json: bool) -> None:
             problems.append(Problem(str(path), "no such file or folder"))
             continue
         try:
-            compile_bundle(load_bundle(path), known_topics=KNOWN_TOPICS)
+            compile_bundle(load_bundle(path), known_topics=KNOWN_TOPICS, known_messages=KNOWN_MESSAGES)
         except BundleInvalid as exc:
             problems.extend(exc.problems)
         except Exception as exc:  # the validator must never crash on odd input
