@@ -5,12 +5,14 @@
 * ``jobs`` — the worker claims service-task jobs, reports their results or failures; incidents are retried;
 * ``messages`` — callbacks from outside systems (the port's ``ContainerPositioned``);
 * ``timers`` — fire due BPMN timers; raise "stalled consignment" escalations;
-* ``deployment`` — deploy a model bundle as a new immutable version.
+* ``deployment`` — deploy a model bundle as a new immutable version;
+* ``migration`` — move a running consignment to another deployed version.
 """
 
 from .deployment import DeployBundle
 from .jobs import ClaimDueJobs, CompleteJob, FailJob, RetryIncident
 from .messages import CorrelateMessage
+from .migration import MigrateConsignment
 from .registration import RegisterConsignment
 from .timers import DetectStalledConsignments, FireDueTimers
 from .work_items import ClaimWorkItem, CompleteWorkItem, ReleaseWorkItem
@@ -25,6 +27,7 @@ __all__ = [
     "DetectStalledConsignments",
     "FailJob",
     "FireDueTimers",
+    "MigrateConsignment",
     "RegisterConsignment",
     "ReleaseWorkItem",
     "RetryIncident",
