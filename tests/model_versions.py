@@ -1,9 +1,9 @@
 """A second version of the real bundle, edited the way an analyst would, for the diff and migration tests.
 
 Version 2 renames "Record the sampling", shortens the port-move SLA timer (PT12H to PT10H), adds a
-payment SLA timer on "Pay inspection fees", removes "Nominate containers for inspection" (every
-consignment moves the containers it declared), raises the quarantine fee in ``fees.dmn`` and adds an
-optional photo reference to the sampling-record form."""
+payment SLA timer on "Pay inspection fees", removes "Nominate containers for inspection" (the port
+moves every container declared, so "Ask the port to move the containers" takes new inputs), raises the
+quarantine fee in ``fees.dmn`` and adds an optional photo reference to the sampling-record form."""
 
 from __future__ import annotations
 
@@ -63,6 +63,9 @@ def version_2_bpmn(text: str | None = None) -> str:
     text = without_element(text, "bpmn:userTask", REMOVED)
     text = without_element(text, "bpmn:sequenceFlow", "Flow_nominate_containers_to_nomination_join")
     text = replace_once(text, "<bpmn:flowNodeRef>nominate_containers</bpmn:flowNodeRef>", "")
+    text = replace_once(
+        text, "${nominated_containers if container_count &gt;= 5 else containers}", "${containers}"
+    )
     text = replace_once(
         text, "      <bpmn:incoming>Flow_nominate_containers_to_nomination_join</bpmn:incoming>\n", ""
     )

@@ -8,7 +8,7 @@ A workflow cannot move when
 * a step it is at (ready, waiting or started) was removed from the new version;
 * a step it already finished was removed (its history would not load on the new version), or a
   sub-process it ran or runs was removed;
-* a running service job or sub-process changed what it runs (type, topic, inputs, sub-process);
+* a running service job or sub-process changed what it runs (type, topic, sub-process);
 * a step it is at gained a boundary event (the new timer or message could not start for this step).
 
 Everything else moves. Two things SpiffWorkflow's ``migrate_workflow`` does are undone here, so nothing is
@@ -34,7 +34,8 @@ from .serializer import DeployedSpecs
 AT_STEP = TaskState.READY | TaskState.WAITING | TaskState.STARTED
 FINISHED = TaskState.FINISHED_MASK
 # Attributes of a started task (a parked service job, a running sub-process) it cannot change under way.
-RUNNING_ATTRIBUTES = {"typename", "topic", "input_parameters", "spec"}
+# Changed inputs do not block: the job was issued with the old ones, the new ones apply next time.
+RUNNING_ATTRIBUTES = {"typename", "topic", "spec"}
 
 
 class MigrationError(Exception):
@@ -115,7 +116,7 @@ class MigrationPlan:
             spec_diff = self.subprocesses.get(sub.spec.name)
             yield sub, spec_diff, WorkflowDiff(sub, spec_diff) if spec_diff is not None else None
 
-    # -- check ------------------------------------------------------------------------------------------
+    # -- check ----------------------------------------------------------------------------------------
     def check(self, workflow: BpmnWorkflow) -> MigrationCheck:
         """Say whether the workflow can move to the target version, and what changes for it."""
         if not self.fits(workflow):
@@ -143,6 +144,12 @@ class MigrationPlan:
             for task in diff.changed:
                 if task.has_state(TaskState.STARTED):
                     changed = RUNNING_ATTRIBUTES & set(spec_diff.changed[task.task_spec])
+                    if "input_parameters" in spec_diff.changed[task.task_spec] and not changed:
+                        element_id, name = _label(diff.alignment[task])
+                        verdict.notes.append(
+                            f"'{name}' ({element_id}) runs with the inputs it was given; "
+                            f"the inputs of {new} apply from the next time"
+                        )
                     if changed:
                         element_id, name = _label(task.task_spec)
                         verdict.blockers.append(

@@ -202,8 +202,8 @@ def _attributes(process, spec) -> dict[str, str]:
         attrs["due date"] = spec.due_date or ""
     if isinstance(spec, ExternalServiceTask):
         attrs["service topic"] = spec.topic or ""
-        attrs["inputs"] = "; ".join(f"{n} = {e}" for n, e in spec.input_parameters)
-        attrs["outputs"] = "; ".join(f"{n} = {e}" for n, e in spec.output_parameters)
+        attrs.update({f"input {n}": e for n, e in spec.input_parameters})
+        attrs.update({f"output {n}": e for n, e in spec.output_parameters})
     properties = {k: v for k, v in (spec.extensions or {}).items() if isinstance(v, str)}
     if properties:
         attrs["properties"] = ", ".join(f"{k}={v}" for k, v in sorted(properties.items()))

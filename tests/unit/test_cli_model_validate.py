@@ -157,12 +157,12 @@ def test_missing_path_in_json():
         "valid": False,
         "problems": [
             {
-                    "file": "no-such-bundle",
-                    "line": None,
-                    "element_id": None,
-                    "element_name": None,
-                    "message": "no such file or folder",
-                }
+                "file": "no-such-bundle",
+                "line": None,
+                "element_id": None,
+                "element_name": None,
+                "message": "no such file or folder",
+            }
         ],
     }
 

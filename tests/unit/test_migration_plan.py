@@ -156,6 +156,8 @@ def test_a_waiting_timer_keeps_its_due_time_and_the_job_its_task():
     due_before = {e.name: e.value for e in run.workflow.waiting_events()}
     verdict = plan().check(run.workflow)
     assert any("keeps its due time" in note for note in verdict.notes)
+    # Version 2 moves every declared container: the issued job keeps its inputs, the next one gets the new.
+    assert any("runs with the inputs it was given" in note for note in verdict.notes)
 
     run.workflow.script_engine = engine(day=9)  # moved two days later: the 12-hour SLA must not restart
     plan().apply(run.workflow)

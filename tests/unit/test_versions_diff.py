@@ -61,6 +61,7 @@ def test_version_2_elements():
     assert {(e.element_id, e.status) for e in diff.elements} == {
         ("nominate_containers", REMOVED),
         ("needs_nomination", CHANGED),
+        ("move_containers", CHANGED),
         ("port_move_sla", CHANGED),
         ("record_sampling", CHANGED),
         ("payment_sla", ADDED),
@@ -71,6 +72,13 @@ def test_version_2_elements():
     renamed = element(diff, "record_sampling")
     assert changes(renamed) == {"name": ("Record the sampling", "Record the sampling and seal the samples")}
     assert changes(element(diff, "port_move_sla")) == {"timer": ('duration "PT12H"', 'duration "PT10H"')}
+    assert changes(element(diff, "move_containers")) == {
+        "input containers": (
+            "${nominated_containers if container_count >= 5 else containers}",
+            "${containers}",
+        )
+    }
+    assert element(diff, "move_containers").process == "port_move"
     gateway = changes(element(diff, "needs_nomination"))
     assert gateway["conditions"] == (
         "to nominate_containers: container_count >= 5",
@@ -199,7 +207,10 @@ def test_text_rendering_reads_like_a_change_list():
     text = render_text(diff_snapshots(V1, V2))
     for line in (
         "version 1 -> version 2",
-        "Elements: 2 added, 1 removed, 3 changed",
+        "Elements: 2 added, 1 removed, 4 changed",
+        '  ~ service task move_containers "Ask the port to move the containers"  [in port_move]',
+        "      input containers: ${nominated_containers if container_count >= 5 else containers}"
+        " -> ${containers}",
         '  - user task nominate_containers "Nominate containers for inspection"',
         '  ~ user task record_sampling "Record the sampling and seal the samples"',
         "      name: Record the sampling -> Record the sampling and seal the samples",
