@@ -8,6 +8,7 @@ others. The CLI and the studio's migration screen both call these two functions.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -21,6 +22,8 @@ from .commands.migration import MigrateConsignment, build_plan, model_version
 from .errors import PortalError, ValidationFailed
 from .executor import SYSTEM, Actor
 from .migration import MigrationPlan
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -155,6 +158,9 @@ def run_migration(
                 portal.execute(command, actor)
             except PortalError as exc:
                 report.failed[verdict.declaration_no] = exc.message
+            except Exception as exc:  # one consignment's failure must not stop the others
+                log.exception("moving consignment %s failed", verdict.declaration_no)
+                report.failed[verdict.declaration_no] = f"{type(exc).__name__}: {exc}"
             else:
                 report.moved.append(verdict.declaration_no)
     report.seconds = time.perf_counter() - started

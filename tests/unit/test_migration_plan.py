@@ -202,3 +202,21 @@ def test_apply_refuses_what_check_refuses():
     run = Run(containers=6).to_port_move()
     with pytest.raises(MigrationError, match="nominate_containers"):
         plan().apply(run.workflow)
+
+
+def test_a_moved_sla_timer_still_escalates_at_its_old_due_time():
+    run = Run().to_result()
+    [due] = [e.value for e in run.workflow.waiting_events()]
+    plan().apply(run.workflow)
+    run.workflow = reloaded(run.workflow)
+    run.workflow.script_engine = PortalScriptEngine(datetime.fromisoformat(due), WorkingCalendar())
+    run.workflow.refresh_timers()
+    run.workflow.do_engine_steps()
+    # As without a migration: the escalation opens, the join waits for the result.
+    assert run.at() == [
+        "escalate_result_overdue:READY",
+        "publish_result.BoundaryEventJoin:WAITING",
+        "publish_result:READY",
+    ]
+    run.complete("publish_result", result="pass", certificate_no="KQ-1")
+    assert run.at() == ["escalate_result_overdue:READY", "pay_fees:READY", "payment_sla:WAITING"]

@@ -120,8 +120,9 @@ class MigrateConsignment:
             raise NotMovable(consignment.declaration_no, [str(b) for b in verdict.blockers])
         try:
             outcome = plan.apply(loaded.workflow)
-        except MigrationError as exc:
-            raise EngineFailure(f"consignment {consignment.declaration_no} could not move: {exc}") from exc
+        except Exception as exc:  # MigrationError, or SpiffWorkflow failing on the new specs: nothing is kept
+            reason = str(exc) if isinstance(exc, MigrationError) else f"{type(exc).__name__}: {exc}"
+            raise EngineFailure(f"consignment {consignment.declaration_no} could not move: {reason}") from exc
         ctx.run_engine(loaded)
         updated = self._refresh_steps(ctx, loaded, outcome.changed_steps)
         loaded.row.model_version_id = target.id
