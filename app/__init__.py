@@ -20,7 +20,9 @@ def create_app(settings=None, portal=None):
     app = Flask(__name__)
     app.config.update(
         SECRET_KEY=settings.secret_key or secrets.token_hex(32),
-        MAX_CONTENT_LENGTH=settings.max_request_bytes,
+        # Forms with attachments may be larger than API bodies; the API lowers the limit per request.
+        MAX_CONTENT_LENGTH=settings.max_upload_bytes * settings.max_uploads_per_form + 1024 * 1024,
+        MAX_FORM_MEMORY_SIZE=1024 * 1024,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         JSON_SORT_KEYS=False,
@@ -30,4 +32,8 @@ def create_app(settings=None, portal=None):
     from app.api import bp as api_bp
 
     app.register_blueprint(api_bp)
+
+    from app.web import init_web
+
+    init_web(app)
     return app

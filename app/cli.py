@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import secrets
 import signal
 import sys
 import time
@@ -296,11 +297,12 @@ def run(web_port: int, clock: str | None) -> None:
         web_port=web_port,
         port_delay=2.0,
         log_dir=PROJECT_ROOT / "instance" / "logs",
+        secret_key=settings.secret_key or _instance_secret(),
     )
     stack.start()
     seed = json.loads((settings.seed_dir / "seed.json").read_text(encoding="utf-8"))
     click.echo(
-        f"\nPortal      {stack.urls['web']}   (API: {stack.urls['web']}/api/v1, "
+        f"\nPortal      {stack.urls['web']}/login   (API: {stack.urls['web']}/api/v1, "
         f"OpenAPI: {stack.urls['web']}/api/v1/openapi.json)"
     )
     for kind in ("port", "customs", "payment"):
@@ -327,6 +329,16 @@ def run(web_port: int, clock: str | None) -> None:
     finally:
         click.echo("stopping...")
         stack.stop()
+
+
+def _instance_secret() -> str:
+    """The key that signs web sessions, kept in instance/ so sign-ins survive a restart."""
+    path = PROJECT_ROOT / "instance" / "secret_key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_hex(32), encoding="utf-8")
+        path.chmod(0o600)
+    return path.read_text(encoding="utf-8").strip()
 
 
 @main.command()
@@ -388,6 +400,23 @@ def audit_verify() -> None:
         )
         sys.exit(1)
     click.echo("audit trail intact")
+
+
+@main.group()
+def reports() -> None:
+    """The manager dashboard's running totals."""
+
+
+@reports.command("rebuild")
+def reports_rebuild() -> None:
+    """Recompute the dashboard's running totals from the projections."""
+    from app.engine.commands.reporting import RebuildStatistics
+
+    counted = _portal().execute(RebuildStatistics())
+    click.echo(
+        f"counted {counted['timeline']} step durations, {counted['work_items']} tasks with a deadline, "
+        f"{counted['cleared']} cleared consignments"
+    )
 
 
 @main.group()

@@ -38,7 +38,21 @@ class Settings:
     job_backoff_seconds: float = 1.0
     job_lock_seconds: float = 60.0
     worker_poll_seconds: float = 0.2
-    max_request_bytes: int = 2 * 1024 * 1024
+    max_request_bytes: int = 2 * 1024 * 1024  # API bodies
+    max_upload_bytes: int = 10 * 1024 * 1024  # one attachment on a task form
+    max_uploads_per_form: int = 10
+    # Web sessions: set PORTAL_SECURE_COOKIES=true behind HTTPS.
+    secure_cookies: bool = False
+    # Where Flask-Limiter counts sign-in attempts; memory:// counts per process (redis://host:6379 to share).
+    ratelimit_storage: str = "memory://"
+    login_rate_limit: str = "10 per minute"
+    # SMTP for notification e-mails; an empty host keeps e-mails in the outbox (shown on the admin page).
+    smtp_host: str = ""
+    smtp_port: int = 25
+    smtp_sender: str = "cong-thong-tin@catlai.example"
+    smtp_username: str = ""
+    smtp_password: str = ""
+    smtp_starttls: bool = False
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: object) -> Settings:

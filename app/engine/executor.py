@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from app.db import Database
 from app.models import Consignment, MessageInbox, Organization, ProcessInstance, TimelineEvent
 
-from . import audit, projections
+from . import audit, projections, statistics
 from .clock import Clock
 from .errors import EngineFailure, PortalError, StaleRevision
 from .runtime import Runtime
@@ -196,6 +196,8 @@ class CommandContext:
         hours = None
         if started_at is not None:
             hours = round(self.runtime.calendar.working_hours_between(started_at, self.now), 2)
+            if kind in statistics.MEASURED_KINDS:
+                statistics.step_measured(self.session, consignment, step_id, step_name, hours)
         self.session.add(
             TimelineEvent(
                 consignment_id=consignment.id,

@@ -17,6 +17,7 @@ from sqlalchemy import select
 
 from app.models import Escalation, Job, WorkItem
 
+from . import notifications, statistics
 from .clock import parse_aware
 from .errors import EngineFailure
 from .runtime import evaluate_template, resolve_performer
@@ -153,7 +154,13 @@ def sync(ctx: CommandContext, loaded: LoadedInstance) -> datetime | None:
             if t.task_spec.bpmn_id in END_STATUSES
         ]
         consignment.status = END_STATUSES[ended[-1]] if ended else "completed"
-        consignment.finished_at = consignment.finished_at or now
+        if consignment.finished_at is None:
+            consignment.finished_at = now
+            consignment.clearance_hours = round(
+                ctx.runtime.calendar.working_hours_between(consignment.registered_at, now), 2
+            )
+            if consignment.status == "cleared":
+                statistics.consignment_cleared(session, consignment, ctx.runtime.calendar.tz)
         consignment.current_step = None
     elif consignment.status == "registered" and ready_ids | started_ids:
         consignment.status = "in_progress"
@@ -229,6 +236,17 @@ def _open_work_item(ctx: CommandContext, loaded: LoadedInstance, task, escalatio
     )
     session.add(item)
     session.flush()
+    notifications.notify(
+        session,
+        now=now,
+        kind="escalation" if escalation else "new_task",
+        organization=item.organization,
+        role=item.role,
+        consignment=loaded.consignment,
+        step_name=item.step_name,
+        work_item_id=item.id,
+        email=bool(ctx.executor.settings.smtp_host),
+    )
     if escalation:
         session.add(
             Escalation(

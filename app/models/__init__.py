@@ -2,25 +2,36 @@
 consignments and the projections every page and API route reads (work items, jobs, timeline, escalations,
 audit events)."""
 
+from .attachments import Attachment
 from .base import Base
 from .clock import SimulatedClockState
 from .consignments import Consignment, TimelineEvent
+from .notifications import Notification, OutboundEmail
 from .organizations import ApiToken, Organization, User
 from .process import MessageInbox, ModelVersion, ProcessInstance
+from .statistics import ClearanceWeek, SlaCounter, StepDurationBucket
+from .studio import ModelDraft
 from .work import AuditEvent, Escalation, Job, WorkItem
 
 __all__ = [
     "ApiToken",
+    "Attachment",
     "AuditEvent",
     "Base",
+    "ClearanceWeek",
     "Consignment",
     "Escalation",
     "Job",
     "MessageInbox",
+    "ModelDraft",
     "ModelVersion",
+    "Notification",
     "Organization",
+    "OutboundEmail",
     "ProcessInstance",
     "SimulatedClockState",
+    "SlaCounter",
+    "StepDurationBucket",
     "TimelineEvent",
     "User",
     "WorkItem",

@@ -34,9 +34,14 @@ class Consignment(Base):
     instance_id: Mapped[int] = mapped_column(ForeignKey("process_instances.id"), unique=True)
     registered_at: Mapped[datetime]
     finished_at: Mapped[datetime | None]
+    # Working hours from registration to the end of the procedure (the dashboard's clearance trend).
+    clearance_hours: Mapped[float | None]
     last_activity_at: Mapped[datetime]
 
-    __table_args__ = (Index("ix_consignments_stalled", "status", "last_activity_at"),)
+    __table_args__ = (
+        Index("ix_consignments_stalled", "status", "last_activity_at"),
+        Index("ix_consignments_finished", "finished_at"),
+    )
 
 
 class TimelineEvent(Base):

@@ -33,7 +33,10 @@ class WorkItem(Base):
     completed_at: Mapped[datetime | None]
     completed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
-    __table_args__ = (Index("ix_work_items_inbox", "organization", "role", "state", "due_at"),)
+    __table_args__ = (
+        Index("ix_work_items_inbox", "organization", "role", "state", "due_at"),
+        Index("ix_work_items_open_due", "state", "due_at"),
+    )
 
 
 class Job(Base):

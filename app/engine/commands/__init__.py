@@ -5,6 +5,7 @@
 * ``jobs`` — the worker claims service-task jobs, reports their results or failures; incidents are retried;
 * ``messages`` — callbacks from outside systems (the port's ``ContainerPositioned``);
 * ``timers`` — fire due BPMN timers; raise "stalled consignment" escalations;
+* ``profile`` — a person's language and notifications read;
 * ``deployment`` — deploy a model bundle as a new immutable version;
 * ``migration`` — move a running consignment to another deployed version.
 """
@@ -13,9 +14,10 @@ from .deployment import DeployBundle
 from .jobs import ClaimDueJobs, CompleteJob, FailJob, RetryIncident
 from .messages import CorrelateMessage
 from .migration import MigrateConsignment
+from .profile import MarkNotificationsRead, SetLanguage
 from .registration import RegisterConsignment
 from .timers import DetectStalledConsignments, FireDueTimers
-from .work_items import ClaimWorkItem, CompleteWorkItem, ReleaseWorkItem
+from .work_items import ClaimWorkItem, CompleteWorkItem, ReassignWorkItem, ReleaseWorkItem
 
 __all__ = [
     "ClaimDueJobs",
@@ -27,8 +29,11 @@ __all__ = [
     "DetectStalledConsignments",
     "FailJob",
     "FireDueTimers",
+    "MarkNotificationsRead",
     "MigrateConsignment",
+    "ReassignWorkItem",
     "RegisterConsignment",
     "ReleaseWorkItem",
     "RetryIncident",
+    "SetLanguage",
 ]

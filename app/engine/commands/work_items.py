@@ -6,23 +6,36 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import update
+from sqlalchemy import select, update
 
+from app.forms.uploads import Upload
 from app.forms.validation import validate_form
-from app.models import Consignment, WorkItem
+from app.models import Attachment, Consignment, Organization, User, WorkItem
 
-from ..errors import Conflict, Forbidden, NotFound, StaleRevision
+from .. import notifications, statistics
+from ..errors import Conflict, Forbidden, NotFound, PortalError, StaleRevision
 from ..executor import Actor, CommandContext
 from ..runtime import find_task
+
+SUPERVISOR_ROLES = ("manager", "branch_head")
 
 
 def _may_work(actor: Actor, item: WorkItem) -> bool:
     return actor.organization == item.organization and actor.role == item.role
 
 
-def _load_item(ctx: CommandContext, work_item_id: int) -> WorkItem:
+def _supervises(actor: Actor, item: WorkItem) -> bool:
+    return actor.role in SUPERVISOR_ROLES and actor.organization == item.organization
+
+
+def _load_item(ctx: CommandContext, work_item_id: int, supervisor: bool = False) -> WorkItem:
     item = ctx.session.get(WorkItem, work_item_id)
-    if item is None or not (_may_work(ctx.actor, item) or ctx.actor.role == "system"):
+    allowed = item is not None and (
+        _may_work(ctx.actor, item)
+        or ctx.actor.role == "system"
+        or (supervisor and (_supervises(ctx.actor, item) or ctx.actor.role == "admin"))
+    )
+    if not allowed:
         # Another organization's item is indistinguishable from a missing one.
         raise NotFound("no such work item in your inbox", field="work_item_id")
     return item
@@ -59,13 +72,53 @@ class ReleaseWorkItem:
     work_item_id: int
 
     def execute(self, ctx: CommandContext) -> WorkItem:
-        item = _load_item(ctx, self.work_item_id)
+        item = _load_item(ctx, self.work_item_id, supervisor=True)
         if item.state != "claimed":
             raise Conflict(f"work item is {item.state}, not claimed", field="work_item_id")
-        if item.assignee_id != ctx.actor.user_id and ctx.actor.role not in ("manager", "branch_head"):
+        if item.assignee_id != ctx.actor.user_id and not (
+            _supervises(ctx.actor, item) or ctx.actor.role == "admin"
+        ):
             raise Forbidden("only the assignee or a supervisor can release this work item")
         item.state, item.assignee_id = "open", None
         _record_assignment(ctx, item, "work_item_released")
+        return item
+
+
+@dataclass
+class ReassignWorkItem:
+    """A supervisor (manager or branch head of the item's organization) hands an item to a colleague."""
+
+    work_item_id: int
+    assignee_username: str
+
+    def execute(self, ctx: CommandContext) -> WorkItem:
+        item = _load_item(ctx, self.work_item_id, supervisor=True)
+        if not (_supervises(ctx.actor, item) or ctx.actor.role == "admin"):
+            raise Forbidden("only a manager or branch head of the organization can reassign", field="role")
+        if item.state not in ("open", "claimed"):
+            raise Conflict(f"work item is {item.state}", field="work_item_id")
+        assignee = ctx.session.scalar(
+            select(User)
+            .join(Organization, Organization.id == User.organization_id)
+            .where(
+                User.username == self.assignee_username,
+                Organization.code == item.organization,
+                User.role == item.role,
+            )
+        )
+        if assignee is None:
+            raise PortalError(
+                f"no {item.role} of {item.organization} is called {self.assignee_username!r}",
+                field="assignee",
+            )
+        item.state, item.assignee_id = "claimed", assignee.id
+        consignment = ctx.session.get(Consignment, item.consignment_id)
+        ctx.record(
+            consignment,
+            "work_item_reassigned",
+            {"id": item.id, "to": assignee.username},
+            task_id=item.task_id,
+        )
         return item
 
 
@@ -74,6 +127,7 @@ class CompleteWorkItem:
     work_item_id: int
     data: Any = field(default_factory=dict)
     expected_revision: int | None = None
+    attachments: tuple[Upload, ...] = ()  # already checked by app.forms.uploads.check_uploads
 
     def execute(self, ctx: CommandContext) -> WorkItem:
         item = _load_item(ctx, self.work_item_id)
@@ -97,18 +151,63 @@ class CompleteWorkItem:
             else dict(self.data or {})
         )
 
+        stored = _store_attachments(ctx, item, self.attachments)
         task.data.update(data)
+        notify = (task.task_spec.extensions or {}).get("notify")
         task.run()
         ctx.run_engine(loaded)
         item.state, item.completed_at, item.completed_by_id = "completed", ctx.now, ctx.actor.user_id
+        if item.due_at is not None:
+            statistics.deadline_task_completed(
+                ctx.session, consignment, item.organization, ctx.now > item.due_at
+            )
         ctx.timeline(
             consignment,
             "task",
             item.step_id,
             item.step_name,
             started_at=item.created_at,
-            detail={"data": data},
+            detail={"data": data, "attachments": stored} if stored else {"data": data},
         )
-        ctx.record(consignment, "task_completed", {"step": item.step_id, "data": data}, task_id=item.task_id)
+        audit_data = {"step": item.step_id, "data": data}
+        if stored:
+            audit_data["attachments"] = stored
+        ctx.record(consignment, "task_completed", audit_data, task_id=item.task_id)
+        if notify == "trader":  # the model asks to tell the trader about this decision
+            notifications.notify(
+                ctx.session,
+                now=ctx.now,
+                kind="decision",
+                organization=loaded.trader_code,
+                role="trader",
+                consignment=consignment,
+                step_name=item.step_name,
+                email=bool(ctx.executor.settings.smtp_host),
+            )
         ctx.save(loaded)
         return item
+
+
+def _store_attachments(
+    ctx: CommandContext, item: WorkItem, uploads: tuple[Upload, ...]
+) -> list[dict[str, Any]]:
+    """Store the step's files with their SHA-256; return what the timeline and the audit event cite."""
+    stored = []
+    for upload in uploads:
+        ctx.session.add(
+            Attachment(
+                consignment_id=item.consignment_id,
+                work_item_id=item.id,
+                step_id=item.step_id,
+                filename=upload.filename,
+                content_type=upload.content_type,
+                size=len(upload.content),
+                sha256=upload.sha256,
+                content=upload.content,
+                uploaded_by=ctx.actor.username,
+                organization=ctx.actor.organization or "",
+                uploaded_at=ctx.now,
+            )
+        )
+        stored.append({"filename": upload.filename, "sha256": upload.sha256, "size": len(upload.content)})
+    return stored

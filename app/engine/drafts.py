@@ -1,0 +1,45 @@
+"""The studio's working copy as a bundle: build it from a deployed version, validate it (the same checks
+as ``portal model validate``), and render a form definition for the preview."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from app.models import ModelVersion
+from app.models.studio import ModelDraft
+
+from .bundle import Bundle, BundleInvalid, Problem, compile_bundle
+
+MAX_FILE_CHARS = 2 * 1024 * 1024
+
+
+def bundle_of(draft: ModelDraft) -> Bundle:
+    return Bundle({name: text.encode("utf-8") for name, text in draft.files.items()})
+
+
+def files_of(version: ModelVersion) -> dict[str, str]:
+    files = dict(version.files)
+    for key, schema in (version.forms or {}).items():
+        files.setdefault(f"forms/{key}.json", json.dumps(schema, ensure_ascii=False, indent=2) + "\n")
+    return files
+
+
+def problems_of(bundle: Bundle, known_topics=None) -> list[Problem]:
+    """Everything wrong with the bundle (empty when it can be deployed)."""
+    try:
+        compile_bundle(bundle, known_topics=known_topics)
+    except BundleInvalid as exc:
+        return list(exc.problems)
+    return []
+
+
+def form_schema(text: str) -> tuple[dict[str, Any] | None, str | None]:
+    """Parse a form definition for the preview; return (schema, error)."""
+    try:
+        schema = json.loads(text)
+    except json.JSONDecodeError as exc:
+        return None, f"line {exc.lineno}, column {exc.colno}: {exc.msg}"
+    if not isinstance(schema, dict) or not isinstance(schema.get("properties"), dict):
+        return None, "a form is a JSON object with a 'properties' object"
+    return schema, None

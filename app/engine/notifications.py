@@ -1,0 +1,79 @@
+"""Tell people what concerns them: in-app notifications per user and e-mails queued in the outbox.
+
+Called by commands (new work item, escalation raised, decision on a trader's request) inside their
+transaction; the worker sends queued e-mails through SMTP after the commit."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.i18n import N_, translator
+from app.models import Consignment, Notification, Organization, OutboundEmail, User
+
+# Subject and body of each kind, as English msgids translated per recipient.
+_SUBJECTS = {
+    "new_task": N_("New task: {step} ({declaration})"),
+    "escalation": N_("Escalation: {step} ({declaration})"),
+    "decision": N_("Decision on consignment {declaration}: {step}"),
+}
+_BODIES = {
+    "new_task": N_("A new task is waiting for your organization: {step}, consignment {declaration}."),
+    "escalation": N_("A deadline has passed and needs your review: {step}, consignment {declaration}."),
+    "decision": N_(
+        "The step {step} of consignment {declaration} has been decided. "
+        "Open the consignment page to read the decision."
+    ),
+}
+
+
+def notify(
+    session: Session,
+    *,
+    now: datetime,
+    kind: str,
+    organization: str,
+    role: str | None,
+    consignment: Consignment,
+    step_name: str,
+    work_item_id: int | None = None,
+    email: bool = True,
+) -> int:
+    """Notify every user of ``organization`` (with ``role``, when given); return how many were told."""
+    stmt = select(User.id, User.email, User.locale).join(
+        Organization, Organization.id == User.organization_id
+    )
+    stmt = stmt.where(Organization.code == organization)
+    if role is not None:
+        stmt = stmt.where(User.role == role)
+    params: dict[str, Any] = {"step": step_name, "declaration": consignment.declaration_no}
+    recipients = session.execute(stmt).all()
+    for user_id, address, locale in recipients:
+        session.add(
+            Notification(
+                user_id=user_id,
+                kind=kind,
+                consignment_id=consignment.id,
+                work_item_id=work_item_id,
+                params=params,
+                created_at=now,
+            )
+        )
+        if email and address:
+            subject, body = render_email(kind, params, locale)
+            session.add(OutboundEmail(recipient=address, subject=subject, body=body, created_at=now))
+    return len(recipients)
+
+
+def render_email(kind: str, params: dict[str, Any], locale: str) -> tuple[str, str]:
+    """Subject and body of a notification e-mail in the recipient's language."""
+    gettext = translator(locale).gettext
+    return gettext(_SUBJECTS[kind]).format(**params), gettext(_BODIES[kind]).format(**params)
+
+
+def describe(kind: str, params: dict[str, Any], locale: str) -> str:
+    """One line for the in-app notification list."""
+    return render_email(kind, params, locale)[0]

@@ -1,0 +1,195 @@
+"""The procedure worked through the pages over real HTTP: a trader registers, the agency records the
+sampling with photos and publishes the result with its lab report, the trader pays, and everyone reads
+the consignment page. Bad form input shows field-level messages, keeps what was typed and changes nothing."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+from sqlalchemy import func, select
+
+from app.models import Attachment, AuditEvent, Notification, WorkItem
+from tests.procedure import consignment, registration, work_item, worker_settles
+from tests.web.client import page, texts
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+
+
+def _register_through_the_form(trader, consignment_id: str) -> str:
+    data = registration(consignment_id)
+    form = {
+        "declaration_no": data["declaration_no"],
+        "declaration_type": data["declaration_type"],
+        "customs_branch": data["customs_branch"],
+        "goods": data["goods"],
+        "hs_codes": ", ".join(data["hs_codes"]),
+        "containers": "\n".join(data["containers"]),
+        "bill_of_lading": data["bill_of_lading"],
+        "sampling_place": data["sampling_place"],
+    }
+    response = trader.post("/consignments/new", form, token_from="/consignments/new")
+    assert response.status_code == 302, texts(response, "//*[@class='error']")
+    return data["declaration_no"]
+
+
+def _counts(portal) -> tuple[int, int, int]:
+    with portal.db.session() as db:
+        return (
+            db.scalar(select(func.count()).select_from(AuditEvent)),
+            db.scalar(select(func.count()).select_from(Attachment)),
+            db.scalar(select(func.count()).select_from(WorkItem).where(WorkItem.state == "completed")),
+        )
+
+
+def test_consignment_goes_through_the_pages_from_registration_to_clearance(portal, person, worker):
+    trader = person("trader.t01")
+    number = _register_through_the_form(trader, "C01")
+    worker_settles(worker, portal, number)
+
+    officer = person("officer.raho6")
+    inbox = officer.get("/inbox")
+    assert number in inbox.text
+    item = work_item(portal, number, "record_sampling")
+    assert officer.post(f"/work-items/{item.id}/claim", {}, token_from="/inbox").status_code == 302
+
+    form_page = officer.get(f"/work-items/{item.id}")
+    assert form_page.status_code == 200
+    labels = texts(form_page, "//form[contains(@class,'task-form')]//label")
+    assert any("Số lượng mẫu" in label for label in labels)  # Vietnamese labels from the form definition
+    revision = page(form_page).xpath("//input[@name='revision']/@value")[0]
+
+    before = _counts(portal)
+    bad = officer.post(
+        f"/work-items/{item.id}",
+        {
+            "revision": revision,
+            "sample_count": "ba",
+            "seal_numbers": "SL-1",
+            "sampled_at": "2026-12-07T09:00",
+        },
+        token_from=f"/work-items/{item.id}",
+    )
+    assert bad.status_code == 422
+    summary = texts(bad, "//div[@id='error-summary']//li")
+    assert any("Hãy nhập một số nguyên." in line for line in summary)
+    assert any("Trường này là bắt buộc." in line for line in summary)  # trader_representative missing
+    assert page(bad).xpath("//input[@name='seal_numbers']/@value") == ["SL-1"]  # what was typed stays
+    assert page(bad).xpath("//input[@name='sample_count']/@aria-invalid") == ["true"]
+    assert _counts(portal) == before
+
+    wrong_file = officer.http.post(
+        officer.base_url + f"/work-items/{item.id}",
+        data={
+            "csrf_token": officer.csrf(f"/work-items/{item.id}"),
+            "revision": revision,
+            "sampled_at": "2026-12-07T09:00",
+            "sample_count": "3",
+            "seal_numbers": "SL-001",
+            "trader_representative": "Nguyễn Văn An",
+            "sampling_place": "Cat Lai inspection yard",
+            "customs_supervised": "on",
+        },
+        files=[("attachments", ("photo.png", b"MZ\x90\x00 not an image", "image/png"))],
+        allow_redirects=False,
+        timeout=20,
+    )
+    assert wrong_file.status_code == 422, texts(wrong_file, "//div[@id='error-summary']")
+    assert any(
+        "photo.png" in e for e in texts(wrong_file, "//div[@data-field='attachments']//p[@class='error']")
+    )
+    assert _counts(portal) == before
+
+    done = officer.http.post(
+        officer.base_url + f"/work-items/{item.id}",
+        data={
+            "csrf_token": officer.csrf(f"/work-items/{item.id}"),
+            "revision": revision,
+            "sampled_at": "2026-12-07T09:00",
+            "sample_count": "3",
+            "seal_numbers": "SL-001, SL-002",
+            "trader_representative": "Nguyễn Văn An",
+            "sampling_place": "Cat Lai inspection yard",
+            "customs_supervised": "on",
+        },
+        files=[("attachments", ("samples.png", PNG, "image/png"))],
+        allow_redirects=False,
+        timeout=20,
+    )
+    assert done.status_code == 302, texts(done, "//div[@id='error-summary']")
+    consignment_page = officer.get(f"/consignments/{number}")
+    assert hashlib.sha256(PNG).hexdigest()[:16] in consignment_page.text
+    link = page(consignment_page).xpath("//ul[@class='files']//a/@href")[0]
+    photo = officer.get(link)
+    assert photo.content == PNG and photo.headers["Content-Type"] == "image/png"
+
+    result = work_item(portal, number, "publish_result")
+    done = officer.http.post(
+        officer.base_url + f"/work-items/{result.id}",
+        data={
+            "csrf_token": officer.csrf(f"/work-items/{result.id}"),
+            "result": "pass",
+            "certificate_no": "KQ-000123",
+            "conclusion": "Đạt yêu cầu QCVN.",
+            "issued_at": "2026-12-07T10:00",
+        },
+        files=[("attachments", ("lab-report.pdf", PDF, "application/pdf"))],
+        allow_redirects=False,
+        timeout=20,
+    )
+    assert done.status_code == 302, texts(done, "//div[@id='error-summary']")
+    worker_settles(worker, portal, number)
+
+    notices = trader.get("/notifications")
+    assert any(number in line for line in texts(notices, "//li[@data-kind='decision']"))
+    pay = work_item(portal, number, "pay_fees")
+    assert number in trader.get("/inbox").text
+    done = trader.post(
+        f"/work-items/{pay.id}",
+        {"payment_method": "bank_transfer", "payer_account": "0071000123456"},
+        token_from=f"/work-items/{pay.id}",
+    )
+    assert done.status_code == 302
+    assert worker_settles(worker, portal, number).status == "cleared"
+
+    final = trader.get(f"/consignments/{number}")
+    steps = texts(final, "//table[@class='timeline']//tr/td[2]")
+    assert any("Record the sampling" in s for s in steps) and any(
+        "Publish the inspection result" in s for s in steps
+    )
+    assert consignment(portal, number).clearance_hours is not None
+    with portal.db.session() as db:
+        officer_told = db.scalar(
+            select(func.count()).select_from(Notification).where(Notification.kind == "new_task")
+        )
+    assert officer_told > 0
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_trader_sees_what_is_wrong_with_a_registration_and_nothing_is_registered(portal, person):
+    trader = person("trader.t01")
+    before = _counts(portal)
+    response = trader.post(
+        "/consignments/new",
+        {
+            "declaration_no": "10686579303",
+            "declaration_type": "A11",
+            "customs_branch": "02CI",
+            "goods": "Thịt bò",
+            "hs_codes": "02023000",
+            "containers": "MSCU1234567",
+        },
+        token_from="/consignments/new",
+    )
+    assert response.status_code == 422
+    errors = dict(
+        zip(
+            page(response).xpath("//p[@class='error']/@id"),
+            texts(response, "//p[@class='error']"),
+            strict=True,
+        )
+    )
+    assert "field-declaration_no-error" in errors and "field-containers-error" in errors
+    assert page(response).xpath("//textarea[@name='goods']/text()") == ["Thịt bò"]
+    assert _counts(portal) == before
