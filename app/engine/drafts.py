@@ -4,6 +4,7 @@ as ``portal model validate``), and render a form definition for the preview."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any
 
 from app.models import ModelVersion
@@ -26,12 +27,23 @@ def files_of(version: ModelVersion) -> dict[str, str]:
 
 
 def problems_of(bundle: Bundle, known_topics=None) -> list[Problem]:
-    """Everything wrong with the bundle (empty when it can be deployed)."""
+    """Everything wrong with the bundle (empty when it can be deployed), each with the line of its
+    element when the check itself did not say."""
     try:
         compile_bundle(bundle, known_topics=known_topics)
     except BundleInvalid as exc:
-        return list(exc.problems)
+        return [_located(bundle, p) for p in exc.problems]
     return []
+
+
+def _located(bundle: Bundle, problem: Problem) -> Problem:
+    if problem.line is not None or not problem.element_id or problem.file not in bundle.files:
+        return problem
+    text = bundle.files[problem.file].decode("utf-8", errors="replace")
+    at = text.find(f'id="{problem.element_id}"')
+    if at < 0:
+        return problem
+    return replace(problem, line=text.count("\n", 0, at) + 1)
 
 
 def form_schema(text: str) -> tuple[dict[str, Any] | None, str | None]:

@@ -64,4 +64,5 @@ DOMAIN_REASONS = (
     N_("no such work item in your inbox"),
     N_("this step is no longer open"),
     N_("work item is claimed by someone else"),
+    N_("say what changed in a change note"),
 )
