@@ -112,6 +112,7 @@ def model() -> None:
 def model_validate(paths: tuple[Path, ...], as_json: bool) -> None:
     """Check bundles or files; exit 1 when any problem is found."""
     from app.engine.bundle import BundleInvalid, Problem, compile_bundle, load_bundle
+    from app.engine.commands.messages import KNOWN_MESSAGES
     from app.tasks import KNOWN_TOPICS
 
     problems: list[Problem] = []
@@ -120,7 +121,7 @@ def model_validate(paths: tuple[Path, ...], as_json: bool) -> None:
             problems.append(Problem(str(path), "no such file or folder"))
             continue
         try:
-            compile_bundle(load_bundle(path), known_topics=KNOWN_TOPICS)
+            compile_bundle(load_bundle(path), known_topics=KNOWN_TOPICS, known_messages=KNOWN_MESSAGES)
         except BundleInvalid as exc:
             problems.extend(exc.problems)
         except Exception as exc:  # the validator must never crash on odd input
@@ -162,6 +163,99 @@ def model_versions() -> None:
     with _portal().db.session() as session:
         for v in session.scalars(select(ModelVersion).order_by(ModelVersion.version)):
             click.echo(f"{v.version:>4}  {v.deployed_at:%Y-%m-%d %H:%M}  {v.deployed_by:<12} {v.note}")
+
+
+@model.command("diff")
+@click.argument("old")
+@click.argument("new")
+@click.option("--json", "as_json", is_flag=True, help="Print the differences as JSON.")
+def model_diff(old: str, new: str, as_json: bool) -> None:
+    """Compare two versions (numbers) or bundle folders: elements, forms and decision rules."""
+    from app.engine.versions_diff import diff_snapshots, render_text
+
+    portal = []  # built only when a version number is given
+    snapshots = [_model_snapshot(arg, name, portal) for arg, name in ((old, "OLD"), (new, "NEW"))]
+    difference = diff_snapshots(*snapshots)
+    if as_json:
+        click.echo(json.dumps(difference.as_dict(), indent=1, ensure_ascii=False, default=str))
+    else:
+        click.echo(render_text(difference))
+
+
+def _model_snapshot(arg: str, name: str, portal: list):
+    """A deployed version (a number) or a bundle folder or file (a path), ready to compare."""
+    from app.engine.bundle import load_bundle
+    from app.engine.commands.migration import model_version
+    from app.engine.versions_diff import snapshot_of_bundle, snapshot_of_version
+
+    if arg.isdigit():
+        if not portal:
+            portal.append(_portal())
+        with portal[0].db.session() as session:
+            version = model_version(session, int(arg))
+            return snapshot_of_version(
+                f"version {version.version}", version.spec_json, version.forms, version.files
+            )
+    path = Path(arg)
+    if not path.exists():
+        raise click.BadParameter(f"{arg!r} is neither a version number nor a bundle folder", param_hint=name)
+    return snapshot_of_bundle(f"bundle {arg}", load_bundle(path))
+
+
+@model.command("migrate")
+@click.option("--from", "from_version", type=int, required=True, help="Version the consignments run on.")
+@click.option("--to", "to_version", type=int, required=True, help="Version to move them to.")
+@click.option("--dry-run", is_flag=True, help="Only list which consignments can move and why not.")
+@click.option(
+    "--consignment",
+    "consignments",
+    multiple=True,
+    metavar="DECLARATION_NO",
+    help="Move only these consignments (declaration number or id; repeatable).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+def model_migrate(
+    from_version: int, to_version: int, dry_run: bool, consignments: tuple[str, ...], as_json: bool
+) -> None:
+    """Move running consignments to another version; print movable, not movable (why) and moved."""
+    from app.engine.executor import Actor
+    from app.engine.migration_runs import run_migration
+
+    report = run_migration(
+        _portal(), from_version, to_version, consignments, Actor("cli", None, "analyst"), dry_run
+    )
+    if as_json:
+        click.echo(json.dumps(report.as_dict(), indent=1, ensure_ascii=False))
+    else:
+        click.echo(_migration_summary(report))
+    incomplete = report.failed or report.preview.unknown or (consignments and report.preview.not_movable)
+    sys.exit(1 if incomplete else 0)
+
+
+def _migration_summary(report) -> str:
+    preview = report.preview
+    title = f"Migration from version {preview.from_version} to version {preview.to_version}"
+    lines = [f"{title}{' (dry run)' if report.dry_run else ''}: {len(preview.verdicts)} running consignments"]
+    lines.append(f"  movable: {len(preview.movable)}")
+    notes: dict[str, int] = {}
+    for verdict in preview.movable:
+        for note in verdict.notes:
+            key = note.split("; this wait")[0]  # waits keep their own due times: count them together
+            notes[key] = notes.get(key, 0) + 1
+    lines += [f"    {note}  ({count})" for note, count in notes.items()]
+    lines.append(f"  not movable: {len(preview.not_movable)}")
+    for verdict in preview.not_movable:
+        lines.append(f"    {verdict.declaration_no}  at {verdict.current_step or '?'}")
+        lines += [f"      {reason}" for reason in verdict.reasons]
+    for wanted in preview.unknown:
+        lines.append(f"  not found on version {preview.from_version} or not running: {wanted}")
+    if report.dry_run:
+        lines.append("  dry run: nothing moved")
+    else:
+        lines.append(f"  moved: {len(report.moved)} in {report.seconds:.1f} s")
+        lines.append(f"  failed: {len(report.failed)}")
+        lines += [f"    {number}: {why}" for number, why in report.failed.items()]
+    return "\n".join(lines)
 
 
 # -- processes ------------------------------------------------------------------------------------

@@ -41,7 +41,6 @@ def test_only_analysts_open_the_studio(person):
     assert person("analyst").get("/studio/").status_code == 200
 
 
-@pytest.mark.xfail(strict=True, reason="the validator still accepts a lane name as a performer")
 def test_analyst_saves_a_broken_diagram_sees_where_fixes_it_and_deploys(person, portal):
     analyst = person("analyst")
     original = analyst.get("/studio/files/" + BPMN).text
