@@ -11,6 +11,7 @@ from app.models import ModelVersion
 from app.models.studio import ModelDraft
 
 from .bundle import Bundle, BundleInvalid, Problem, compile_bundle
+from .commands.messages import KNOWN_MESSAGES
 
 MAX_FILE_CHARS = 2 * 1024 * 1024
 
@@ -26,11 +27,11 @@ def files_of(version: ModelVersion) -> dict[str, str]:
     return files
 
 
-def problems_of(bundle: Bundle, known_topics=None) -> list[Problem]:
+def problems_of(bundle: Bundle, known_topics=None, known_messages=KNOWN_MESSAGES) -> list[Problem]:
     """Everything wrong with the bundle (empty when it can be deployed), each with the line of its
     element when the check itself did not say."""
     try:
-        compile_bundle(bundle, known_topics=known_topics)
+        compile_bundle(bundle, known_topics=known_topics, known_messages=known_messages)
     except BundleInvalid as exc:
         return [_located(bundle, p) for p in exc.problems]
     return []
