@@ -16,9 +16,12 @@ from sqlalchemy import select
 
 from app import reports
 from app.demo import demo_consignments
+from app.engine.commands.migration import model_version
 from app.engine.commands.studio import STUDIO_ROLES, DeployDraft, DiscardDraft, OpenDraft, SaveDraftFile
 from app.engine.drafts import bundle_of, form_schema, problems_of
 from app.engine.errors import PortalError
+from app.engine.migration_runs import preview_migration, run_migration
+from app.engine.versions_diff import diff_snapshots, snapshot_of_version
 from app.forms.rendering import field_views, form_title
 from app.models import ModelVersion
 from app.settings import PROJECT_ROOT
@@ -236,3 +239,72 @@ def _next_working_morning():
     while not calendar.is_working_day(day):
         day += timedelta(days=1)
     return datetime.combine(day, calendar.office_start, calendar.tz)
+
+
+def _versions_list():
+    with portal().db.read_session() as db:
+        return list(db.scalars(select(ModelVersion.version).order_by(ModelVersion.version.desc())))
+
+
+@bp.get("/compare")
+def compare():
+    """A readable diff of two versions and their diagrams side by side, changes coloured."""
+    numbers = _versions_list()
+    old = request.args.get("old", type=int) or (numbers[1] if len(numbers) > 1 else None)
+    new = request.args.get("new", type=int) or (numbers[0] if numbers else None)
+    difference, bpmn_name = None, None
+    if old and new:
+        with portal().db.read_session() as db:
+            try:
+                versions = [model_version(db, n) for n in (old, new)]
+            except PortalError as exc:
+                abort(404, description=exc.message)
+            snapshots = [
+                snapshot_of_version(f"version {v.version}", v.spec_json, v.forms, v.files) for v in versions
+            ]
+            bpmn_name = next((n for n in sorted(versions[1].files) if n.endswith(".bpmn")), None)
+        difference = diff_snapshots(*snapshots)
+    marks = {"added": [], "changed": [], "removed": []}
+    for element in difference.elements if difference else ():
+        marks.setdefault(element.status, []).append(element.element_id)
+    return render_template(
+        "studio/compare.html",
+        numbers=numbers,
+        old=old,
+        new=new,
+        diff=difference,
+        bpmn_name=bpmn_name,
+        marks=marks,
+    )
+
+
+@bp.route("/migrate", methods=["GET", "POST"])
+def migrate():
+    """Preview which running consignments can move to another version; move the chosen ones."""
+    numbers = _versions_list()
+    source = request.values.get("from", type=int) or (numbers[1] if len(numbers) > 1 else None)
+    target = request.values.get("to", type=int) or (numbers[0] if numbers else None)
+    preview, report, error = None, None, None
+    if source and target:
+        try:
+            if request.method == "POST":
+                chosen = request.form.getlist("consignment")
+                if not chosen:
+                    error = _("Choose the consignments to move.")
+                    preview = preview_migration(portal(), source, target)
+                else:
+                    report = run_migration(portal(), source, target, chosen, actor=current_actor())
+                    preview = report.preview
+            else:
+                preview = preview_migration(portal(), source, target)
+        except PortalError as exc:
+            error = _(exc.message)
+    return render_template(
+        "studio/migrate.html",
+        numbers=numbers,
+        source=source,
+        target=target,
+        preview=preview,
+        report=report,
+        error=error,
+    )

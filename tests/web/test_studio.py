@@ -8,8 +8,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from app.models import ModelVersion, ProcessInstance
-from tests.procedure import consignment, trader_registers
+from app.models import AuditEvent, ModelVersion, ProcessInstance
+from tests.procedure import consignment, trader_registers, worker_settles
 from tests.web.client import page, texts
 
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
@@ -17,6 +17,12 @@ pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 BPMN = "specialized_inspection.bpmn"
 WITH_PERFORMER = 'camunda:candidateGroups="agency:${lead_agency}" camunda:formKey="sampling_record"'
 UNASSIGNED = '<bpmn:userTask id="check_labels" name="Check the labels" camunda:formKey="sampling_record">'
+
+
+def _version_of(portal, number: str) -> int:
+    with portal.db.session() as db:
+        instance = db.get(ProcessInstance, consignment(portal, number).instance_id)
+        return db.get(ModelVersion, instance.model_version_id).version
 
 
 def _save(analyst, name: str, text: str):
@@ -76,12 +82,7 @@ def test_analyst_saves_a_broken_diagram_sees_where_fixes_it_and_deploys(person, 
 
     new = trader_registers(portal, "C05")
     with portal.db.session() as db:
-
-        def version_of(number):
-            instance = db.get(ProcessInstance, consignment(portal, number).instance_id)
-            return db.get(ModelVersion, instance.model_version_id).version
-
-        assert version_of(old) == 1 and version_of(new) == 2
+        assert _version_of(portal, old) == 1 and _version_of(portal, new) == 2
 
 
 def test_form_editor_previews_and_reports_bad_json_with_its_line(person):
@@ -118,3 +119,57 @@ def test_trial_runs_the_working_copy_on_sample_consignments(person):
     assert all(o.startswith("cleared") for o in outcomes), outcomes
     paths = texts(result, "//table[@data-table='trial']//tbody/tr/td[4]")
     assert all("Record the sampling" in p and "Clear the goods" in p for p in paths), paths
+
+
+def test_analyst_compares_two_versions_and_moves_running_consignments(portal, person, worker):
+    from app.engine.commands import DeployBundle
+    from app.engine.executor import Actor
+    from app.tasks import KNOWN_TOPICS
+    from tests.model_versions import REMOVED, RENAMED, version_2
+
+    at_nomination = trader_registers(portal, "C03")  # five containers: waits at the step v2 removes
+    at_sampling = trader_registers(portal, "C10")  # air cargo: waits at sampling, which v2 renames
+    for number in (at_nomination, at_sampling):
+        worker_settles(worker, portal, number)
+    portal.execute(
+        DeployBundle(version_2(), note="v2", known_topics=KNOWN_TOPICS), Actor("analyst", "PORTAL", "analyst")
+    )
+    analyst = person("analyst")
+
+    compare = analyst.get("/studio/compare?old=1&new=2")
+    assert compare.status_code == 200
+    statuses = dict(
+        zip(
+            page(compare).xpath("//table[@data-table='elements']//tr/@data-element-id"),
+            page(compare).xpath("//table[@data-table='elements']//tr/@data-status"),
+            strict=True,
+        )
+    )
+    assert (
+        statuses[REMOVED] == "removed"
+        and statuses[RENAMED[0]] == "changed"
+        and statuses["payment_sla"] == "added"
+    )
+    viewers = page(compare).xpath("//div[@data-bpmn-viewer]")
+    assert REMOVED in viewers[0].get("data-overdue") and "payment_sla" in viewers[1].get("data-completed")
+    assert page(compare).xpath("//h3[@data-form='sampling_record']")
+
+    preview = analyst.get("/studio/migrate?from=1&to=2")
+    movable = page(preview).xpath("//table[@data-table='movable']//tr/@data-declaration")
+    blocked = page(preview).xpath("//table[@data-table='not-movable']//tr/@data-declaration")
+    assert movable == [at_sampling] and blocked == [at_nomination]
+    assert REMOVED in " ".join(texts(preview, "//table[@data-table='not-movable']//td[3]"))
+
+    moved = analyst.post(
+        "/studio/migrate",
+        [("from", "1"), ("to", "2"), ("consignment", at_sampling)],
+        token_from="/studio/migrate",
+    )
+    assert moved.status_code == 200
+    assert page(moved).xpath("//div[@data-moved]/@data-moved") == ["1"]
+    assert _version_of(portal, at_sampling) == 2 and _version_of(portal, at_nomination) == 1
+    with portal.db.session() as db:
+        actions = db.scalars(
+            select(AuditEvent.actor).where(AuditEvent.action == "consignment_migrated")
+        ).all()
+    assert actions == ["analyst"]
