@@ -3,7 +3,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: run test demo lint format bench clean
+.PHONY: run test demo lint format bench clean translations
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -34,3 +34,9 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache
+
+## translations: re-extract the messages, merge them into the Vietnamese catalog, compile it
+translations: $(STAMP)
+	$(VENV)/bin/pybabel extract -F babel.cfg -k N_ --no-location -o app/translations/messages.pot app
+	$(VENV)/bin/pybabel update -i app/translations/messages.pot -d app/translations -l vi --no-fuzzy-matching
+	$(VENV)/bin/pybabel compile -d app/translations -l vi --statistics

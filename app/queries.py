@@ -4,15 +4,30 @@ Nothing here deserializes a workflow or changes state."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, Text, exists, func, or_, select, true
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, undefer
 
 from app.engine.executor import Actor
-from app.models import Consignment, Escalation, Job, Organization, TimelineEvent, WorkItem
+from app.models import (
+    Attachment,
+    Consignment,
+    Escalation,
+    Job,
+    ModelVersion,
+    Notification,
+    Organization,
+    ProcessInstance,
+    TimelineEvent,
+    User,
+    WorkItem,
+)
 
 SEE_ALL_ROLES = {"admin", "analyst", "system"}
+SUPERVISOR_ROLES = ("manager", "branch_head")
 
 
 def consignment_scope(session: Session, actor: Actor) -> ColumnElement[bool]:
@@ -55,17 +70,20 @@ def list_consignments(
     if status:
         stmt = stmt.where(Consignment.status == status)
     if query:
-        q = query.strip().upper()
-        stmt = stmt.where(
-            or_(
-                Consignment.declaration_no == q,
-                Consignment.bill_of_lading == query.strip(),
-                Consignment.containers.contains([q])
-                if session.bind.dialect.name == "postgresql"
-                else func.instr(func.cast(Consignment.containers, Text()), f'"{q}"') > 0,
-            )
-        )
+        stmt = stmt.where(_search_condition(session, query))
     return list(session.scalars(stmt.order_by(Consignment.registered_at.desc()).limit(limit).offset(offset)))
+
+
+def _search_condition(session: Session, query: str) -> ColumnElement[bool]:
+    """Match a declaration number, a container number or a bill of lading."""
+    q = query.strip().upper().replace(" ", "")
+    return or_(
+        Consignment.declaration_no == q,
+        Consignment.bill_of_lading == query.strip(),
+        Consignment.containers.contains([q])
+        if session.get_bind().dialect.name == "postgresql"
+        else func.instr(func.cast(Consignment.containers, Text()), f'"{q}"') > 0,
+    )
 
 
 def inbox(
@@ -200,3 +218,191 @@ def job_json(j: Job, declaration_no: str | None = None) -> dict[str, Any]:
         "idempotency_key": j.idempotency_key,
         "next_run_at": j.next_run_at.isoformat(),
     }
+
+
+# --- Pages of the web portal -------------------------------------------------------------------------
+
+
+@dataclass
+class InboxFilters:
+    """What the inbox page asks for; every field optional."""
+
+    state: str = "open"  # open (open + claimed) | mine | claimed | open_only
+    step: str | None = None
+    sla: str | None = None  # overdue | due_soon | on_time
+    declaration_no: str | None = None
+    team: bool = False  # supervisors: every item of the organization, any role
+
+
+@dataclass
+class InboxRow:
+    item: WorkItem
+    declaration_no: str
+    goods: str
+    assignee: str | None
+
+
+def inbox_page(
+    session: Session,
+    actor: Actor,
+    filters: InboxFilters,
+    *,
+    now: datetime,
+    due_soon_before: datetime,
+    page: int = 1,
+    per_page: int = 25,
+) -> tuple[list[InboxRow], int, list[tuple[str, str]]]:
+    """One page of the caller's inbox, the total count, and the steps present (for the step filter)."""
+    scope = [WorkItem.organization == actor.organization]
+    if not (filters.team and actor.role in SUPERVISOR_ROLES):
+        scope.append(WorkItem.role == actor.role)
+    conditions = list(scope)
+    if filters.state == "mine":
+        conditions += [WorkItem.state == "claimed", WorkItem.assignee_id == actor.user_id]
+    elif filters.state == "claimed":
+        conditions.append(WorkItem.state == "claimed")
+    elif filters.state == "open_only":
+        conditions.append(WorkItem.state == "open")
+    else:
+        conditions.append(WorkItem.state.in_(("open", "claimed")))
+    if filters.step:
+        conditions.append(WorkItem.step_id == filters.step)
+    if filters.sla == "overdue":
+        conditions.append(WorkItem.due_at < now)
+    elif filters.sla == "due_soon":
+        conditions += [WorkItem.due_at >= now, WorkItem.due_at < due_soon_before]
+    elif filters.sla == "on_time":
+        conditions.append(or_(WorkItem.due_at.is_(None), WorkItem.due_at >= due_soon_before))
+    if filters.declaration_no:
+        conditions.append(Consignment.declaration_no == filters.declaration_no.strip())
+    base = (
+        select(WorkItem, Consignment.declaration_no, Consignment.goods, User.username)
+        .join(Consignment, Consignment.id == WorkItem.consignment_id)
+        .outerjoin(User, User.id == WorkItem.assignee_id)
+        .where(*conditions)
+    )
+    total = session.scalar(
+        select(func.count())
+        .select_from(WorkItem)
+        .join(Consignment, Consignment.id == WorkItem.consignment_id)
+        .where(*conditions)
+    )
+    rows = session.execute(
+        base.order_by(WorkItem.due_at.is_(None), WorkItem.due_at, WorkItem.id)
+        .limit(per_page)
+        .offset((max(page, 1) - 1) * per_page)
+    )
+    steps = session.execute(
+        select(WorkItem.step_id, func.min(WorkItem.step_name))
+        .where(*scope, WorkItem.state.in_(("open", "claimed")))
+        .group_by(WorkItem.step_id)
+        .order_by(WorkItem.step_id)
+    ).all()
+    return (
+        [InboxRow(item, number, goods, assignee) for item, number, goods, assignee in rows],
+        total or 0,
+        [(step_id, name) for step_id, name in steps],
+    )
+
+
+def team_members(session: Session, organization: str, role: str) -> list[User]:
+    """People of ``organization`` with ``role``: whom a supervisor may hand an item to."""
+    return list(
+        session.scalars(
+            select(User)
+            .join(Organization, Organization.id == User.organization_id)
+            .where(Organization.code == organization, User.role == role)
+            .order_by(User.username)
+        )
+    )
+
+
+def visible_work_item(session: Session, actor: Actor, work_item_id: int) -> WorkItem | None:
+    """A work item the caller may open: its own organization and role, or its team's as a supervisor."""
+    item = session.get(WorkItem, work_item_id)
+    if item is None or item.organization != actor.organization:
+        return None
+    if item.role != actor.role and actor.role not in SUPERVISOR_ROLES:
+        return None
+    return item
+
+
+def attachments(session: Session, consignment_id: int) -> list[Attachment]:
+    return list(
+        session.scalars(
+            select(Attachment).where(Attachment.consignment_id == consignment_id).order_by(Attachment.id)
+        )
+    )
+
+
+def visible_attachment(session: Session, actor: Actor, attachment_id: int) -> Attachment | None:
+    """An attachment of a consignment the caller may see, with its bytes."""
+    return session.scalar(
+        select(Attachment)
+        .join(Consignment, Consignment.id == Attachment.consignment_id)
+        .where(Attachment.id == attachment_id, consignment_scope(session, actor))
+        .options(undefer(Attachment.content))
+    )
+
+
+def count_consignments(
+    session: Session, actor: Actor, *, status: str | None = None, query: str | None = None
+) -> int:
+    stmt = select(func.count()).select_from(Consignment).where(consignment_scope(session, actor))
+    if status:
+        stmt = stmt.where(Consignment.status == status)
+    if query:
+        stmt = stmt.where(_search_condition(session, query))
+    return session.scalar(stmt) or 0
+
+
+@dataclass
+class DiagramMarks:
+    completed: list[str]
+    current: list[str]
+    overdue: list[str]
+
+
+def diagram_marks(session: Session, consignment: Consignment, now: datetime) -> DiagramMarks:
+    """Which BPMN elements to mark on the consignment's diagram, from the projections alone."""
+    done = session.scalars(
+        select(TimelineEvent.step_id).where(TimelineEvent.consignment_id == consignment.id).distinct()
+    )
+    open_items = open_work(session, consignment.id)
+    running_jobs = session.scalars(
+        select(Job.step_id).where(
+            Job.consignment_id == consignment.id, Job.state.in_(("pending", "locked", "incident"))
+        )
+    )
+    current = [w.step_id for w in open_items] + list(running_jobs)
+    overdue = [w.step_id for w in open_items if w.due_at is not None and w.due_at < now]
+    return DiagramMarks(sorted(set(done) - set(current)), sorted(set(current)), sorted(set(overdue)))
+
+
+def model_files(session: Session, consignment: Consignment) -> dict[str, Any]:
+    """The files of the model version the consignment runs on."""
+    instance = session.get(ProcessInstance, consignment.instance_id)
+    version = session.get(ModelVersion, instance.model_version_id) if instance else None
+    return version.files if version else {}
+
+
+def notifications_for(session: Session, user_id: int, limit: int = 50) -> list[Notification]:
+    return list(
+        session.scalars(
+            select(Notification)
+            .where(Notification.user_id == user_id)
+            .order_by(Notification.id.desc())
+            .limit(limit)
+        )
+    )
+
+
+def unread_notifications(session: Session, user_id: int) -> int:
+    return (
+        session.scalar(
+            select(func.count())
+            .select_from(Notification)
+            .where(Notification.user_id == user_id, Notification.read_at.is_(None))
+        )
+        or 0
+    )

@@ -41,6 +41,7 @@ def load_seed(session: Session, seed_file: Path) -> dict[str, int]:
             organization_id=orgs[entry["organization"]].id,
             role=entry["role"],
             locale=entry.get("locale", "vi"),
+            email=entry.get("email") or _demo_email(seed, entry["username"]),
         )
         session.add(user)
         session.flush()
@@ -52,3 +53,9 @@ def load_seed(session: Session, seed_file: Path) -> dict[str, int]:
             )
         created["users"] += 1
     return created
+
+
+def _demo_email(seed: dict, username: str) -> str | None:
+    """Demo users get an address on the seed's demo domain (notifications go to the SMTP sink)."""
+    domain = seed.get("demo_email_domain")
+    return f"{username}@{domain}" if domain else None

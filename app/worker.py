@@ -1,6 +1,6 @@
 """The worker: runs service-task jobs through their connectors (outside any transaction), fires due
-BPMN timers and raises "stalled consignment" escalations. APScheduler drives it; each step is also
-callable directly (``run_once``) so tests and the demo can drive it deterministically."""
+BPMN timers, raises "stalled consignment" escalations and sends queued e-mails. APScheduler drives it;
+each step is also callable directly (``run_once``) so tests and the demo can drive it deterministically."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from sqlalchemy import or_, select
 from app.engine.commands import ClaimDueJobs, CompleteJob, DetectStalledConsignments, FailJob, FireDueTimers
 from app.engine.commands.jobs import JobTicket
 from app.engine.errors import PortalError
+from app.mail import send_pending_emails
 from app.models import Job, ProcessInstance
 from app.services import Portal
 from app.tasks import BusinessError, Connector, ConnectorError
@@ -51,6 +52,7 @@ class Worker:
         try:
             done = self.run_due_jobs()
             done += self.fire_due_timers()
+            done += send_pending_emails(self.portal)
             now = time.monotonic()
             if now - self._last_stalled_scan >= self.stalled_scan_seconds:
                 self._last_stalled_scan = now

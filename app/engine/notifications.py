@@ -40,6 +40,7 @@ def notify(
     consignment: Consignment,
     step_name: str,
     work_item_id: int | None = None,
+    email: bool = True,
 ) -> int:
     """Notify every user of ``organization`` (with ``role``, when given); return how many were told."""
     stmt = select(User.id, User.email, User.locale).join(
@@ -50,7 +51,7 @@ def notify(
         stmt = stmt.where(User.role == role)
     params: dict[str, Any] = {"step": step_name, "declaration": consignment.declaration_no}
     recipients = session.execute(stmt).all()
-    for user_id, email, locale in recipients:
+    for user_id, address, locale in recipients:
         session.add(
             Notification(
                 user_id=user_id,
@@ -61,9 +62,9 @@ def notify(
                 created_at=now,
             )
         )
-        if email:
+        if email and address:
             subject, body = render_email(kind, params, locale)
-            session.add(OutboundEmail(recipient=email, subject=subject, body=body, created_at=now))
+            session.add(OutboundEmail(recipient=address, subject=subject, body=body, created_at=now))
     return len(recipients)
 
 

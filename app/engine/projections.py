@@ -208,6 +208,7 @@ def _open_work_item(ctx: CommandContext, loaded: LoadedInstance, task, escalatio
         consignment=loaded.consignment,
         step_name=item.step_name,
         work_item_id=item.id,
+        email=bool(ctx.executor.settings.smtp_host),
     )
     if escalation:
         session.add(

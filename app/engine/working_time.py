@@ -174,6 +174,11 @@ class WorkingCalendar:
         object.__setattr__(self, "_periods", periods)
 
     @property
+    def hours_per_day(self) -> float:
+        """Working hours in one full working day (office hours less the lunch break)."""
+        return sum((e.hour * 60 + e.minute) - (s.hour * 60 + s.minute) for s, e in self._periods) / 60
+
+    @property
     def tz(self) -> ZoneInfo:
         """Return the calendar's local timezone."""
         return self._tz

@@ -45,21 +45,29 @@ def validate_form(schema: dict[str, Any], data: object) -> dict[str, Any]:
     order = {name: i for i, name in enumerate(schema.get("properties", {}))}
     errors = []
     for error in validator.iter_errors(data):
-        if error.validator == "required":
+        code = str(error.validator)
+        if code == "required":
             field = error.message.split("'")[1] if "'" in error.message else "data"
             reason = "is required"
-        elif error.validator == "additionalProperties":
+        elif code == "additionalProperties":
             extra = sorted(set(data) - set(schema.get("properties", {})))
             field = extra[0] if extra else "data"
             reason = "is not a field of this form"
         else:
             field = ".".join(str(p) for p in error.absolute_path) or "data"
             reason = _reason(error)
-        errors.append({"field": field, "reason": reason})
+        # ``code`` and ``limit`` let the web pages say the same thing in the user's language.
+        entry = {"field": field, "reason": reason, "code": code}
+        if code in _LIMITS:
+            entry["limit"] = error.validator_value
+        errors.append(entry)
     if errors:
         errors.sort(key=lambda e: order.get(e["field"].split(".")[0], len(order)))
         raise ValidationFailed(errors)
     return data
+
+
+_LIMITS = {"minimum", "maximum", "minLength", "maxLength", "minItems", "maxItems", "format", "type"}
 
 
 def _reason(error) -> str:

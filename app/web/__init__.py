@@ -54,6 +54,8 @@ def init_web(app: Flask) -> None:
     for module in (auth, pages, inbox, tasks, consignments, trader, dashboard, incidents, notifications):
         app.register_blueprint(module.bp)
 
+    _install_error_pages(app)
+
     @app.after_request
     def _security_headers(response):
         response.headers.setdefault(
@@ -64,3 +66,38 @@ def init_web(app: Flask) -> None:
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "same-origin")
         return response
+
+
+def _install_error_pages(app: Flask) -> None:
+    """HTML error pages for the portal's pages; the API keeps its JSON bodies."""
+    from flask import render_template, request
+    from flask_babel import gettext as _
+    from werkzeug.exceptions import HTTPException
+
+    from app.api.errors import _http_error, _portal_error
+    from app.engine.errors import PortalError
+
+    titles = {
+        400: _("The request could not be understood"),
+        403: _("You may not open this page"),
+        404: _("Not found"),
+        413: _("The upload is too large"),
+        429: _("Too many attempts"),
+    }
+
+    def page(code: int, message: str):
+        title = titles.get(code, _("Something went wrong"))
+        return render_template("error.html", code=code, title=title, message=message), code
+
+    def http_error(exc: HTTPException):
+        if request.path.startswith("/api/"):
+            return _http_error(exc)
+        return page(exc.code or 500, _(exc.description or ""))
+
+    def portal_error(exc: PortalError):
+        if request.path.startswith("/api/"):
+            return _portal_error(exc)
+        return page(exc.status, _(exc.message))
+
+    app.register_error_handler(HTTPException, http_error)
+    app.register_error_handler(PortalError, portal_error)

@@ -183,6 +183,7 @@ class CompleteWorkItem:
                 role="trader",
                 consignment=consignment,
                 step_name=item.step_name,
+                email=bool(ctx.executor.settings.smtp_host),
             )
         ctx.save(loaded)
         return item
