@@ -18,6 +18,7 @@ from app.forms.rendering import field_views, form_title, parse_submission
 from app.forms.uploads import attachment_rules, check_uploads
 from app.forms.validation import validate_form
 from app.models import Consignment, ModelVersion, ProcessInstance
+from app.signing.service import PinSigning
 
 from .auth import current_actor
 from .context import portal
@@ -108,7 +109,10 @@ def submit(work_item_id: int):
     if errors:
         return _render(item, consignment, instance, schema, values=shown, errors=errors, status=422)
     expected = request.form.get("revision", type=int)
-    command = CompleteWorkItem(work_item_id, data, expected_revision=expected, attachments=tuple(uploads))
+    signing = PinSigning(request.form.get("signing_pin", "")) if item.signature_required else None
+    command = CompleteWorkItem(
+        work_item_id, data, expected_revision=expected, attachments=tuple(uploads), signing=signing
+    )
     try:
         portal().execute(command, current_actor())
     except StaleRevision:
