@@ -353,7 +353,11 @@ def _stream(session: Session, batch: int) -> Iterator[StoredEvent | Exception]:
         .order_by(a.id)
         .execution_options(yield_per=batch)
     )
-    rows = iter(session.execute(query))
+    try:
+        rows = iter(session.execute(query))
+    except Exception as exc:  # the first batch is fetched at once
+        yield exc
+        return
     while True:
         try:
             row = next(rows)
