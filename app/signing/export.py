@@ -6,7 +6,7 @@
     signatures/event-<id>.sig   the detached signature (DER for ECDSA), and .sig.b64 as stored
     certificates/<sha256>.pem   each signer's certificate; <sha256>-chain.pem its issuing CA(s)
     trust-anchors.pem           the root certificate(s) the portal trusts
-    crls/<n>.pem                the CRLs the portal had loaded for those issuers
+    crls/<n>.pem, crls.pem      the CRLs the portal had loaded for those issuers (one file each, and all)
     result-notice.pdf           the inspection result notice sealed by the agency (PAdES), once published
 """
 
@@ -80,19 +80,22 @@ def export_evidence(session: Session, settings: Settings, declaration_no: str, o
         for signer_or_ca in path[:-1]:
             issuers[signer_or_ca.issuer.public_bytes()] = signer_or_ca.issuer
     (out_dir / "trust-anchors.pem").write_bytes(b"".join(c.public_bytes(Encoding.PEM) for c in trust.anchors))
-    crl_files = []
+    crl_files, all_crls = [], []
     for number, name in enumerate(issuers.values(), start=1):
         crl = current_crl(session, name)
         if crl is not None:
-            (out_dir / f"crls/{number}.pem").write_bytes(crl.public_bytes(Encoding.PEM))
+            pem = crl.public_bytes(Encoding.PEM)
+            (out_dir / f"crls/{number}.pem").write_bytes(pem)
             crl_files.append({"issuer": name.rfc4514_string(), "file": f"crls/{number}.pem"})
+            all_crls.append(pem)
+    (out_dir / "crls.pem").write_bytes(b"".join(all_crls))
     attachments = [
         {"filename": a.filename, "sha256": a.sha256, "size": a.size, "step": a.step_id, "by": a.uploaded_by}
         for a in session.scalars(
             select(Attachment).where(Attachment.consignment_id == consignment.id).order_by(Attachment.id)
         )
     ]
-    written = ["evidence.json", "signatures/", "certificates/", "trust-anchors.pem", "crls/"]
+    written = ["evidence.json", "signatures/", "certificates/", "trust-anchors.pem", "crls/", "crls.pem"]
     notice = None
     if published_result(session, consignment) is not None:
         (out_dir / "result-notice.pdf").write_bytes(result_notice_pdf(session, settings, consignment))
