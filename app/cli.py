@@ -22,7 +22,7 @@ class PortalGroup(click.Group):
     """Turn expected failures into a clear message and exit code 1."""
 
     def invoke(self, ctx: click.Context):
-        from sqlalchemy.exc import OperationalError
+        from sqlalchemy.exc import OperationalError, ProgrammingError
 
         from app.engine.bundle import BundleInvalid
         from app.engine.errors import PortalError
@@ -36,7 +36,7 @@ class PortalGroup(click.Group):
         except PortalError as exc:
             click.echo(f"error: {exc.message}" + (f" (field: {exc.field})" if exc.field else ""), err=True)
             ctx.exit(1)
-        except OperationalError as exc:
+        except (OperationalError, ProgrammingError) as exc:
             click.echo(f"error: database unavailable or not initialized: {exc.orig}", err=True)
             ctx.exit(1)
 

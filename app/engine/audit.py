@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import rfc8785
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -251,9 +251,12 @@ def verify_chain(
     ``check_signature(event, certificate_der)`` returns None when the signature holds, else the reason.
     """
     report = ChainReport()
+    head = session.execute(select(AuditHead.last_id, AuditHead.hash).where(AuditHead.id == 1)).first()
     prev, last_id, seen_v2 = GENESIS, 0, False
     certificates = _CertificateCache(session)
-    for event in _stream(session, batch):
+    # Events appended while this runs lie beyond the head read above: they are left for the next run.
+    upto = head[0] if head is not None else None
+    for event in _stream(session, batch, upto):
         if isinstance(event, Exception):  # a tampered value the driver cannot even decode
             report.broken = BrokenLink(
                 None, None, None, f"an event after event {last_id} cannot be read: {event}"
@@ -299,7 +302,6 @@ def verify_chain(
             return report
         prev, last_id = event.hash, event.id
         report.events += 1
-    head = session.execute(select(AuditHead.last_id, AuditHead.hash).where(AuditHead.id == 1)).first()
     if head is None:
         report.broken = BrokenLink(None, None, None, "the chain's head row is missing")
     elif (head[0], head[1]) != (last_id, prev):
@@ -310,6 +312,13 @@ def verify_chain(
             f"the chain ends at event {last_id} but its head names event {head[0]} "
             "(events were removed from the end, or the head was changed)",
         )
+    else:
+        newest = session.scalar(select(func.max(AuditEvent.id)))
+        now_head = session.scalar(select(AuditHead.last_id).where(AuditHead.id == 1))
+        if newest is not None and now_head is not None and newest > now_head:
+            report.broken = BrokenLink(
+                newest, None, None, f"event {newest} lies beyond the chain's head (added without sealing)"
+            )
     return report
 
 
@@ -329,7 +338,7 @@ def _v2_hash(event: StoredEvent, der: bytes | None) -> str:
     )
 
 
-def _stream(session: Session, batch: int) -> Iterator[StoredEvent | Exception]:
+def _stream(session: Session, batch: int, upto: int | None) -> Iterator[StoredEvent | Exception]:
     a, c = AuditEvent.__table__.c, Consignment.__table__.c
     query = (
         select(
@@ -353,6 +362,8 @@ def _stream(session: Session, batch: int) -> Iterator[StoredEvent | Exception]:
         .order_by(a.id)
         .execution_options(yield_per=batch)
     )
+    if upto is not None:
+        query = query.where(a.id <= upto)
     try:
         rows = iter(session.execute(query))
     except Exception as exc:  # the first batch is fetched at once
