@@ -15,7 +15,7 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.hashes import SHA256
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.models import RevocationList
@@ -41,6 +41,11 @@ class TrustStore:
         for cert in (*self.anchors, *self.intermediates):
             index.setdefault(cert.subject.public_bytes(), []).append(cert)
         return index
+
+    @functools.cached_property
+    def paths(self) -> dict[bytes, object]:
+        """Certificate paths already built against this store, by the signer certificate's SHA-256."""
+        return {}
 
     def issuers_of(self, name: x509.Name) -> list[x509.Certificate]:
         return self.by_subject.get(name.public_bytes(), [])
@@ -92,19 +97,31 @@ def _read_all(files: tuple[tuple[Path, float], ...], required: bool) -> tuple[x5
 
 # -- revocation lists -----------------------------------------------------------------------------------
 def current_crl(session: Session, issuer: x509.Name) -> x509.CertificateRevocationList | None:
-    """The newest CRL loaded for ``issuer``, or None."""
-    row = session.execute(
-        select(RevocationList.id, RevocationList.der)
-        .where(RevocationList.issuer == issuer.rfc4514_string()[:500])
-        .order_by(RevocationList.this_update.desc(), RevocationList.id.desc())
-        .limit(1)
-    ).first()
-    return None if row is None else _parse_crl_der(row[0], row[1])
+    """The newest CRL loaded for ``issuer``, or None.
+
+    The loaded CRLs are parsed once per process and read again only when a newer one was loaded (one
+    indexed ``max(id)`` query per check), so every process sees a CRL as soon as it is committed."""
+    return current_crls(session).get(issuer.rfc4514_string()[:500])
 
 
-@functools.lru_cache(maxsize=256)
-def _parse_crl_der(_row_id: int, der: bytes) -> x509.CertificateRevocationList:
-    return x509.load_der_x509_crl(der)
+_crl_cache: dict[tuple[str, int | None], dict[str, x509.CertificateRevocationList]] = {}
+
+
+def current_crls(session: Session) -> dict[str, x509.CertificateRevocationList]:
+    newest = session.execute(select(func.max(RevocationList.id))).scalar()
+    key = (str(session.get_bind().url), newest)
+    if key not in _crl_cache:
+        by_issuer: dict[str, x509.CertificateRevocationList] = {}
+        for issuer, der in session.execute(
+            select(RevocationList.issuer, RevocationList.der).order_by(
+                RevocationList.this_update, RevocationList.id
+            )
+        ):
+            by_issuer[issuer] = x509.load_der_x509_crl(der)  # the newest per issuer wins
+        if len(_crl_cache) > 16:
+            _crl_cache.clear()
+        _crl_cache[key] = by_issuer
+    return _crl_cache[key]
 
 
 def load_crl_file(

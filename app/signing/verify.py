@@ -12,13 +12,14 @@ from datetime import datetime
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.hashes import SHA256
 from sqlalchemy.orm import Session
 
 from app.settings import Settings
 
 from . import keys
 from .errors import SignatureRejected
-from .trust import TrustStore, current_crl
+from .trust import TrustStore, current_crls
 
 MAX_PATH = 4
 
@@ -30,6 +31,23 @@ def build_path(
 
     :raises SignatureRejected: field ``certificate`` when no path reaches a trust anchor.
     """
+    if not extra:  # the common case: a registered certificate, issued by a configured CA
+        memo = trust.paths
+        key = cert.fingerprint(SHA256())
+        if key not in memo:
+            try:
+                memo[key] = _build_path(cert, [], trust)
+            except SignatureRejected as exc:
+                memo[key] = exc
+        if isinstance(memo[key], SignatureRejected):
+            raise memo[key]
+        return list(memo[key])
+    return _build_path(cert, extra, trust)
+
+
+def _build_path(
+    cert: x509.Certificate, extra: list[x509.Certificate], trust: TrustStore
+) -> list[x509.Certificate]:
     by_subject: dict[bytes, list[x509.Certificate]] = {}
     for candidate in extra:
         by_subject.setdefault(candidate.subject.public_bytes(), []).append(candidate)
@@ -112,7 +130,10 @@ def check_path_at(
 
     :raises SignatureRejected: field ``certificate``.
     """
-    crl_for = crls or (lambda name: current_crl(session, name))
+    if crls is None:
+        loaded = current_crls(session)  # one query for the whole path
+        crls = lambda name: loaded.get(name.rfc4514_string()[:500])  # noqa: E731
+    crl_for = crls
     for position, cert in enumerate(path):
         whose = "" if position == 0 else f"its issuing CA {cert.subject.rfc4514_string()} "
         if at < cert.not_valid_before_utc:
