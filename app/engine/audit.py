@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import rfc8785
-from sqlalchemy import func, select, update
+from sqlalchemy import String, cast, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -218,6 +218,10 @@ class StoredEvent:
     signature: str | None
     signed_payload: bytes | None
     certificate_id: int | None
+    stored_at: str | None = None  # SQLite only: the time as text, which must be in its one canonical form
+
+
+SQLITE_TIME = "%Y-%m-%d %H:%M:%S.%f"  # how SQLAlchemy writes a timestamp into SQLite
 
 
 @dataclass(frozen=True)
@@ -263,7 +267,11 @@ def verify_chain(
             )
             return report
         reason = None
-        if event.prev_hash != prev:
+        if event.stored_at is not None and event.stored_at != event.at.replace(tzinfo=None).strftime(
+            SQLITE_TIME
+        ):
+            reason = f"its time is not stored as written ({event.stored_at!r})"
+        elif event.prev_hash != prev:
             reason = "its link does not match the event before it (an event was removed, added or moved)"
         elif event.chain_version == 1:
             legacy = AuditEvent(
@@ -357,6 +365,7 @@ def _stream(session: Session, batch: int, upto: int | None) -> Iterator[StoredEv
             a.signature,
             a.signed_payload,
             a.certificate_id,
+            *([cast(a.at, String)] if session.get_bind().dialect.name == "sqlite" else []),
         )
         .select_from(AuditEvent.__table__.outerjoin(Consignment.__table__, a.consignment_id == c.id))
         .order_by(a.id)
