@@ -19,7 +19,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from cryptography import x509
 from sqlalchemy import select
@@ -56,7 +56,7 @@ class ClientSigning:
 Signing = PinSigning | ClientSigning
 
 
-class Signer:
+class Signer(Protocol):
     """Who signs: anything with ``username``, ``organization`` and ``user_id`` (an ``Actor``)."""
 
     username: str
