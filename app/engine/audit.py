@@ -64,7 +64,10 @@ def flat_canonical(value: dict[str, Any]) -> bytes:
     For that shape the standard library's C encoder gives the same bytes as the RFC (sorted keys, no
     spaces, minimal escapes with lowercase ``\\u00xx``, raw UTF-8) about ten times faster; a test checks
     the equivalence on random values."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    return _ENCODER.encode(value).encode("utf-8")
+
+
+_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 def chain_hash(event: AuditEvent) -> str:
@@ -102,7 +105,7 @@ def seal_hash(
         "v": CHAIN_VERSION,
         "id": id,
         "prev": prev,
-        "at": at.astimezone(UTC).isoformat(),
+        "at": (at if at.tzinfo is UTC else at.astimezone(UTC)).isoformat(),
         "actor": actor,
         "organization": organization,
         "action": action,
@@ -113,7 +116,7 @@ def seal_hash(
     if signature is not None or certificate is not None:
         body["signature"] = signature
         body["certificate"] = certificate
-    return hashlib.sha256(flat_canonical(body)).hexdigest()
+    return hashlib.sha256(_ENCODER.encode(body).encode("utf-8")).hexdigest()
 
 
 def pending(
@@ -221,7 +224,18 @@ class StoredEvent:
     stored_at: str | None = None  # SQLite only: the time as text, which must be in its one canonical form
 
 
-SQLITE_TIME = "%Y-%m-%d %H:%M:%S.%f"  # how SQLAlchemy writes a timestamp into SQLite
+def _canonical_sqlite_time(text: str) -> bool:
+    """Tell whether ``text`` has the one form SQLAlchemy writes (``2026-12-07 01:00:00.000000``); the
+    parser also accepts other separators and lengths that would read as the same time."""
+    return (
+        len(text) == 26
+        and text[4] == "-"
+        and text[7] == "-"
+        and text[10] == " "
+        and text[13] == ":"
+        and text[16] == ":"
+        and text[19] == "."
+    )
 
 
 @dataclass(frozen=True)
@@ -267,9 +281,7 @@ def verify_chain(
             )
             return report
         reason = None
-        if event.stored_at is not None and event.stored_at != event.at.replace(tzinfo=None).strftime(
-            SQLITE_TIME
-        ):
+        if event.stored_at is not None and not _canonical_sqlite_time(event.stored_at):
             reason = f"its time is not stored as written ({event.stored_at!r})"
         elif event.prev_hash != prev:
             reason = "its link does not match the event before it (an event was removed, added or moved)"
