@@ -216,9 +216,9 @@ def seal_system_decision(
     settings, session = ctx.settings, ctx.session
     organization = settings.pki_system_organization
     cert, key = _seal(str(settings.pki_dir), organization, settings.pki_passphrase, _seal_mtime(settings))
-    row = session.scalar(
-        select(SigningCertificate).where(SigningCertificate.fingerprint == pki.fingerprint(cert))
-    )
+    fingerprint = pki.fingerprint(cert)
+    c = SigningCertificate.__table__.c
+    row = session.execute(select(c.id, c.fingerprint).where(c.fingerprint == fingerprint)).first()
     if row is None:
         row = pki._register(session, cert, organization, None, "seal", None, ctx.now)
     payload = decision_payload(

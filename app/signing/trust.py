@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import os
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -97,31 +98,36 @@ def _read_all(files: tuple[tuple[Path, float], ...], required: bool) -> tuple[x5
 
 # -- revocation lists -----------------------------------------------------------------------------------
 def current_crl(session: Session, issuer: x509.Name) -> x509.CertificateRevocationList | None:
-    """The newest CRL loaded for ``issuer``, or None.
-
-    The loaded CRLs are parsed once per process and read again only when a newer one was loaded (one
-    indexed ``max(id)`` query per check), so every process sees a CRL as soon as it is committed."""
+    """The newest CRL loaded for ``issuer``, or None."""
     return current_crls(session).get(issuer.rfc4514_string()[:500])
 
 
-_crl_cache: dict[tuple[str, int | None], dict[str, x509.CertificateRevocationList]] = {}
+CRL_RECHECK_SECONDS = 2.0
+_crl_cache: dict[str, tuple[float, int | None, dict[str, x509.CertificateRevocationList]]] = {}
 
 
 def current_crls(session: Session) -> dict[str, x509.CertificateRevocationList]:
-    newest = session.execute(select(func.max(RevocationList.id))).scalar()
-    key = (str(session.get_bind().url), newest)
-    if key not in _crl_cache:
-        by_issuer: dict[str, x509.CertificateRevocationList] = {}
-        for issuer, der in session.execute(
-            select(RevocationList.issuer, RevocationList.der).order_by(
-                RevocationList.this_update, RevocationList.id
-            )
-        ):
-            by_issuer[issuer] = x509.load_der_x509_crl(der)  # the newest per issuer wins
-        if len(_crl_cache) > 16:
-            _crl_cache.clear()
-        _crl_cache[key] = by_issuer
-    return _crl_cache[key]
+    """The newest loaded CRL of each issuer, parsed once per process.
+
+    A process looks for newly loaded CRLs at most every ``CRL_RECHECK_SECONDS`` (one ``max(id)`` query),
+    and at once after it loaded one itself: a revocation reaches every portal process within seconds."""
+    url = str(session.get_bind().url)
+    cached = _crl_cache.get(url)
+    now = time.monotonic()
+    if cached is not None and now - cached[0] < CRL_RECHECK_SECONDS:
+        return cached[2]
+    table = RevocationList.__table__  # Core, so the check does not flush the command's pending changes
+    newest = session.execute(select(func.max(table.c.id))).scalar()
+    if cached is not None and cached[1] == newest:
+        _crl_cache[url] = (now, newest, cached[2])
+        return cached[2]
+    by_issuer: dict[str, x509.CertificateRevocationList] = {}
+    for issuer, der in session.execute(
+        select(table.c.issuer, table.c.der).order_by(table.c.this_update, table.c.id)
+    ):
+        by_issuer[issuer] = x509.load_der_x509_crl(der)  # the newest per issuer wins
+    _crl_cache[url] = (now, newest, by_issuer)
+    return by_issuer
 
 
 def load_crl_file(
@@ -160,6 +166,7 @@ def load_crl_file(
     )
     session.add(row)
     session.flush()
+    _crl_cache.pop(str(session.get_bind().url), None)  # this process sees it at once
     return row
 
 
