@@ -29,6 +29,8 @@ from app.engine.errors import PortalError
 from app.engine.executor import Actor
 from app.models import Consignment, ModelVersion, TimelineEvent, User, WorkItem
 from app.settings import Settings
+from app.signing.pki import DEMO_PIN
+from app.signing.service import PinSigning
 from app.simulators.server import SimulatorServer, build_simulator
 from app.tasks import KNOWN_TOPICS, build_registry
 
@@ -91,6 +93,7 @@ def run_trial(
         customs_url=urls["customs"],
         payment_url=urls["payment"],
         job_backoff_seconds=1.0,
+        pki_dir=folder / "pki",  # a throwaway demo PKI: signed steps are signed as in production
     )
     try:
         initialize(settings, demo=True)
@@ -163,7 +166,9 @@ def _run_one(portal, worker, clock, sample, step_hours, answer) -> TrialConsignm
             worker.fire_due_timers()
             schema = _forms(portal).get(item.form_key or "", {})
             data = answer(item.step_id, number, schema, clock.now())
-            portal.execute(CompleteWorkItem(item.id, data), _someone(portal, item.organization, item.role))
+            signing = PinSigning(DEMO_PIN) if item.signature_required else None
+            officer = _someone(portal, item.organization, item.role)
+            portal.execute(CompleteWorkItem(item.id, data, signing=signing), officer)
         consignment = _consignment(portal, number)
         result.outcome = consignment.status if consignment.finished_at else "unfinished"
         result.predicted_hours = consignment.clearance_hours

@@ -19,7 +19,6 @@ from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.camunda.specs.event_definitions import MessageEventDefinition
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.db import Database
@@ -73,6 +72,7 @@ class CommandContext:
         self.engine: PortalScriptEngine = executor.runtime.script_engine(now)
         self.after_commit: list[Callable[[], None]] = []
         self.loaded: list[LoadedInstance] = []
+        self.audit_events: list[audit.PendingEvent] = []
 
     # -- instances -------------------------------------------------------------------------------
     def load(self, consignment: Consignment) -> LoadedInstance:
@@ -213,18 +213,25 @@ class CommandContext:
         )
 
     def record(
-        self, consignment: Consignment | None, action: str, data: Any, task_id: str | None = None
+        self,
+        consignment: Consignment | None,
+        action: str,
+        data: Any,
+        task_id: str | None = None,
+        signature: audit.EventSignature | None = None,
     ) -> None:
-        """Append an audit event for this command."""
-        audit.append(
-            self.session,
-            at=self.now,
-            actor=self.actor.username,
-            organization=self.actor.organization,
-            action=action,
-            data=data,
-            consignment_id=consignment.id if consignment is not None else None,
-            task_id=task_id,
+        """Add an audit event for this command; the executor seals the command's events at its end."""
+        self.audit_events.append(
+            audit.pending(
+                at=self.now,
+                actor=self.actor.username,
+                organization=self.actor.organization,
+                action=action,
+                data=data,
+                consignment_id=consignment.id if consignment is not None else None,
+                task_id=task_id,
+                signature=signature,
+            )
         )
 
     def wake_worker(self) -> None:
@@ -249,12 +256,13 @@ class CommandExecutor:
             try:
                 with session.begin():
                     result = command.execute(ctx)
+                    audit.seal(session, ctx.audit_events)
                     session.flush()
-            except IntegrityError as exc:
-                if "prev_hash" in str(exc.orig) and attempt < 4:
+            except audit.AuditChainRace:
+                if attempt < 4:
                     log.info("audit chain race, retrying %s", type(command).__name__)
                     continue
-                raise
+                raise StaleRevision("too much contention on the audit trail; try again") from None
             except StaleRevision:
                 # System commands (job results, callbacks, timers) are re-run on a lost race: they decide
                 # nothing a person would need to reconsider.

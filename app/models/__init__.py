@@ -1,6 +1,6 @@
 """Typed SQLAlchemy 2 models: organizations and people, deployed model versions, process instances,
 consignments and the projections every page and API route reads (work items, jobs, timeline, escalations,
-audit events)."""
+audit events), signing certificates and revocation lists."""
 
 from .attachments import Attachment
 from .base import Base
@@ -9,14 +9,16 @@ from .consignments import Consignment, TimelineEvent
 from .notifications import Notification, OutboundEmail
 from .organizations import ApiToken, Organization, User
 from .process import MessageInbox, ModelVersion, ProcessInstance
+from .signing import RevocationList, SigningCertificate
 from .statistics import ClearanceWeek, SlaCounter, StepDurationBucket
 from .studio import ModelDraft
-from .work import AuditEvent, Escalation, Job, WorkItem
+from .work import AuditEvent, AuditHead, Escalation, Job, WorkItem
 
 __all__ = [
     "ApiToken",
     "Attachment",
     "AuditEvent",
+    "AuditHead",
     "Base",
     "ClearanceWeek",
     "Consignment",
@@ -29,6 +31,8 @@ __all__ = [
     "Organization",
     "OutboundEmail",
     "ProcessInstance",
+    "RevocationList",
+    "SigningCertificate",
     "SimulatedClockState",
     "SlaCounter",
     "StepDurationBucket",

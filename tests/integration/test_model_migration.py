@@ -33,9 +33,11 @@ from app.engine.migration_runs import preview_migration, run_migration
 from app.models import AuditEvent, Consignment, Job, ProcessInstance, TimelineEvent, WorkItem
 from app.services import build_portal
 from app.settings import Settings
+from app.signing.pki import DEMO_PIN
+from app.signing.service import PinSigning, StoredSignatureCheck
 from app.tasks import KNOWN_TOPICS
 from tests.model_versions import RENAMED, version_2
-from tests.procedure import PASS, PAYMENT, SAMPLING
+from tests.procedure import PASS, PAYMENT, SAMPLING, officer_of
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -51,8 +53,8 @@ NOMINATING, PRESERVING, FAILING, AIR = 2, 3, 8, 9  # demo templates C03, C04, C0
 
 
 @pytest.fixture
-def portal(database_url, clock):
-    services = build_portal(Settings(database_url=database_url), clock=clock)
+def portal(database_url, clock, pki_dir):
+    services = build_portal(Settings(database_url=database_url, pki_dir=pki_dir), clock=clock)
     yield services
     services.close()
 
@@ -101,7 +103,8 @@ def complete_steps(portal, numbers: list[str], step_id: str, data_for) -> None:
     """Complete the open ``step_id`` work item of each consignment with ``data_for(containers)``."""
     with portal.db.session() as session:
         items = session.execute(
-            select(WorkItem.id, Consignment.containers)
+            select(WorkItem.id, Consignment.containers, WorkItem.signature_required)
+            .add_columns(WorkItem.organization, WorkItem.role)
             .join(Consignment, WorkItem.consignment_id == Consignment.id)
             .where(
                 Consignment.declaration_no.in_(numbers),
@@ -110,8 +113,15 @@ def complete_steps(portal, numbers: list[str], step_id: str, data_for) -> None:
             )
         ).all()
     assert len(items) == len(numbers), f"{len(items)} open '{step_id}' for {len(numbers)} consignments"
-    for item_id, containers in items:
-        portal.execute(CompleteWorkItem(item_id, data_for(containers)), SYSTEM)
+    officers: dict[tuple[str, str], Actor] = {}
+    for item_id, containers, signed, organization, role in items:
+        if not signed:
+            portal.execute(CompleteWorkItem(item_id, data_for(containers)), SYSTEM)
+            continue
+        if (organization, role) not in officers:  # a signed step is signed by one of its own officers
+            officers[organization, role] = officer_of(portal, organization, role)
+        command = CompleteWorkItem(item_id, data_for(containers), signing=PinSigning(DEMO_PIN))
+        portal.execute(command, officers[organization, role])
 
 
 def make_running_consignments(portal, count: int) -> Consignments:
@@ -288,7 +298,8 @@ def test_bulk_migration_moves_what_can_move_and_loses_nothing(portal, database_u
     renamed = [n for n in movable if step in after[n]["item_names"]]
     assert renamed and all(after[n]["item_names"][step] == new_name for n in renamed)
     with portal.db.session() as session:
-        assert verify_chain(session) is None
+        report = verify_chain(session, StoredSignatureCheck(session, portal.settings))
+        assert report.broken is None and report.signed > 0  # the moves joined the chain; signatures hold
 
     again = preview_migration(portal, 1, 2)
     assert {v.declaration_no for v in again.verdicts} == expected_blocked and not again.movable

@@ -11,6 +11,8 @@ from sqlalchemy import select
 from app.engine.commands import CompleteWorkItem
 from app.forms.uploads import Upload
 from app.models import Attachment
+from app.signing.pki import DEMO_PIN
+from app.signing.service import PinSigning
 from tests.procedure import SAMPLING, actor, consignment, trader_registers, work_item, worker_settles
 from tests.web.client import Person
 
@@ -41,6 +43,9 @@ DASHBOARD = {"manager.raho6", "manager.02ci", "head.02ci", "manager.02ab", "admi
 INCIDENTS = {"manager.raho6", "manager.02ci", "manager.02ab", "operator.snp", "admin"}
 
 
+SEAL_PHOTO = Upload("seal.png", "image/png", PNG)
+
+
 @pytest.fixture
 def two_consignments(portal, worker):
     numbers = {}
@@ -49,7 +54,7 @@ def two_consignments(portal, worker):
         worker_settles(worker, portal, numbers[cid])
     item = work_item(portal, numbers["C01"], "record_sampling")
     portal.execute(
-        CompleteWorkItem(item.id, SAMPLING, attachments=(Upload("seal.png", "image/png", PNG),)),
+        CompleteWorkItem(item.id, SAMPLING, attachments=(SEAL_PHOTO,), signing=PinSigning(DEMO_PIN)),
         actor(portal, "officer.raho6"),
     )
     with portal.db.session() as db:
