@@ -6,9 +6,11 @@ diacritics: names are written without them (the signed decision in the evidence 
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import unicodedata
+from concurrent.futures import ThreadPoolExecutor
 
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.sign import fields, signers
@@ -96,8 +98,21 @@ def _seal(settings: Settings, organization: str, pdf: bytes, reason: str) -> byt
         location="Cat Lai, Ho Chi Minh City",
     )
     out = io.BytesIO()
-    signers.sign_pdf(writer, meta, signer=signer, output=out)
+    _outside_any_event_loop(lambda: signers.sign_pdf(writer, meta, signer=signer, output=out))
     return out.getvalue()
+
+
+def _outside_any_event_loop(call) -> None:
+    """pyHanko's synchronous ``sign_pdf`` starts its own event loop (``asyncio.run``), which fails in a
+    thread that already runs one (an async server, or a test process driving a browser): run it on a
+    short-lived thread of its own then."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        call()
+        return
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="pdf-seal") as pool:
+        pool.submit(call).result()
 
 
 def _ascii(text: str) -> str:

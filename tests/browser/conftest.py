@@ -22,7 +22,7 @@ def _chromium_path() -> str | None:
     return os.environ.get("PORTAL_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")  # Playwright's event loop stops with the browser tests, not at the very end
 def browser():
     """One headless Chromium for the whole session; each test opens its own contexts."""
     path = _chromium_path()
