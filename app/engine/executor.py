@@ -4,6 +4,13 @@ For each command it opens a write session, fixes "now" from the injected clock, 
 instances and change them, runs the engine until the workflow waits, writes all projections, appends
 audit events, and commits with an optimistic revision check. A lost race raises ``StaleRevision``
 (HTTP 409); side effects registered with ``after_commit`` run only once the commit succeeded.
+
+Commands marked ``optimistic`` (those whose every decision rests on rows the revision check covers) do
+their reads and CPU work (load, engine steps, projections, serialization) before the database's write
+lock is taken: the session does not autoflush while the command runs, so the first write is the
+revision-checked UPDATE in ``save``, and the lock covers only the writes and the audit append. If that
+check, a work item's state check or a unique constraint then finds that another command got there first,
+the command runs again with the write lock held from the start, exactly as a pessimistic command would.
 """
 
 from __future__ import annotations
@@ -21,13 +28,14 @@ from SpiffWorkflow.exceptions import SpiffWorkflowException
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
 
 from app.db import Database
 from app.models import Consignment, MessageInbox, Organization, ProcessInstance, TimelineEvent
 
 from . import audit, projections
 from .clock import Clock
-from .errors import EngineFailure, PortalError, StaleRevision
+from .errors import EngineFailure, LostRace, PortalError, StaleRevision
 from .runtime import Runtime
 from .script_engine import PortalScriptEngine
 
@@ -45,6 +53,7 @@ class Actor:
 
 
 SYSTEM = Actor("system", None, "system")
+_STALE = "the consignment was changed by someone else; reload and try again"
 
 
 class Command(Protocol):
@@ -73,6 +82,7 @@ class CommandContext:
         self.engine: PortalScriptEngine = executor.runtime.script_engine(now)
         self.after_commit: list[Callable[[], None]] = []
         self.loaded: list[LoadedInstance] = []
+        self.audit_events: list[dict[str, Any]] = []
 
     # -- instances -------------------------------------------------------------------------------
     def load(self, consignment: Consignment) -> LoadedInstance:
@@ -124,7 +134,6 @@ class CommandContext:
                 received_at=self.now,
             )
         )
-        self.session.flush()
         return False
 
     def _waiting_for(self, loaded: LoadedInstance, name: str) -> bool:
@@ -136,20 +145,26 @@ class CommandContext:
         loaded.engine_steps.append(projections.EngineStep("message", name, name, {}))
 
     def _deliver_inbox(self, loaded: LoadedInstance) -> bool:
+        waiting = {e.name for e in loaded.workflow.waiting_events() if "Message" in e.event_type}
+        if not waiting or loaded.row.id is None:
+            return False  # nothing kept in the inbox could be delivered now: no need to look
         pending = self.session.scalars(
             select(MessageInbox)
             .where(MessageInbox.instance_id == loaded.row.id, MessageInbox.delivered_at.is_(None))
             .order_by(MessageInbox.id)
         ).all()
         for message in pending:
-            if self._waiting_for(loaded, message.name):
+            if message.name in waiting:
                 self._throw(loaded, message.name, message.payload, message.result_var)
                 message.delivered_at = self.now
                 return True
         return False
 
-    def save(self, loaded: LoadedInstance, activity: bool = True) -> None:
-        """Write projections, timeline and state; fail with StaleRevision if someone saved first."""
+    def save(self, loaded: LoadedInstance, activity: bool = True, state: bytes | None = None) -> None:
+        """Write projections, timeline and state; fail with StaleRevision if someone saved first.
+
+        :param state: the workflow already serialized by ``serialize``, when nothing changed it since.
+        """
         consignment = loaded.consignment
         for step in loaded.engine_steps:
             self.timeline(
@@ -160,7 +175,8 @@ class CommandContext:
         if activity:
             consignment.last_activity_at = self.now
             projections.resolve_stalled(self.session, consignment, self.now)
-        state = self.runtime.codec.dump_state(loaded.workflow)
+        if state is None:
+            state = self.serialize(loaded)
         new_revision = loaded.row.revision + 1
         result = self.session.execute(
             update(ProcessInstance)
@@ -176,9 +192,12 @@ class CommandContext:
             .execution_options(synchronize_session=False)
         )
         if result.rowcount != 1:
-            raise StaleRevision("the consignment was changed by someone else; reload and try again")
+            raise LostRace("the consignment was changed by someone else; reload and try again")
         workflow, instance_id = loaded.workflow, loaded.row.id
         self.after_commit.append(lambda: self.runtime.workflows.put(instance_id, new_revision, workflow))
+
+    def serialize(self, loaded: LoadedInstance) -> bytes:
+        return self.runtime.codec.dump_state(loaded.workflow)
 
     # -- read-side helpers -----------------------------------------------------------------------
     def timeline(
@@ -213,17 +232,30 @@ class CommandContext:
     def record(
         self, consignment: Consignment | None, action: str, data: Any, task_id: str | None = None
     ) -> None:
-        """Append an audit event for this command."""
-        audit.append(
-            self.session,
-            at=self.now,
-            actor=self.actor.username,
-            organization=self.actor.organization,
-            action=action,
-            data=data,
-            consignment_id=consignment.id if consignment is not None else None,
-            task_id=task_id,
+        """Add an audit event for this command; the executor appends the command's events at its end."""
+        self.audit_events.append(
+            {
+                "at": self.now,
+                "actor": self.actor.username,
+                "organization": self.actor.organization,
+                "action": action,
+                "data": data,
+                "consignment": consignment,
+                "task_id": task_id,
+            }
         )
+
+    def append_audit_events(self) -> None:
+        """Append the command's audit events to the chain, in order (inside the write lock)."""
+        for pending in self.audit_events:
+            consignment = pending.pop("consignment")
+            self.session.flush()  # the chain's head must be in the database before the next link
+            audit.append(
+                self.session,
+                consignment_id=consignment.id if consignment is not None else None,
+                **pending,
+            )
+        self.audit_events.clear()
 
     def wake_worker(self) -> None:
         self.executor.wake_worker()
@@ -240,25 +272,40 @@ class CommandExecutor:
         self._wake = wake_worker
 
     def execute(self, command: Command, actor: Actor = SYSTEM) -> Any:
+        optimistic = bool(getattr(command, "optimistic", False))
         for attempt in range(5):
             now = self.clock.now()
-            session = self.db.write_session()
+            factory = self.db.late_lock_session if optimistic else self.db.write_session
+            session = factory()
             ctx = CommandContext(self, session, now, actor)
             try:
                 with session.begin():
-                    result = command.execute(ctx)
+                    if optimistic:
+                        with session.no_autoflush:  # no write (and so no write lock) until the end
+                            result = command.execute(ctx)
+                    else:
+                        result = command.execute(ctx)
+                    ctx.append_audit_events()
                     session.flush()
-            except IntegrityError as exc:
-                if "prev_hash" in str(exc.orig) and attempt < 4:
-                    log.info("audit chain race, retrying %s", type(command).__name__)
+            except (StaleRevision, StaleDataError, IntegrityError) as exc:
+                if optimistic and isinstance(exc, (LostRace, StaleDataError, IntegrityError)):
+                    # Another command wrote first what this run had read: run it again holding the write
+                    # lock throughout, so the outcome is the one a pessimistic run would have had.
+                    log.info("optimistic run of %s lost a race, running it locked", type(command).__name__)
+                    optimistic = False
                     continue
-                raise
-            except StaleRevision:
+                if isinstance(exc, IntegrityError):
+                    if "prev_hash" in str(exc.orig) and attempt < 4:
+                        log.info("audit chain race, retrying %s", type(command).__name__)
+                        continue
+                    raise
                 # System commands (job results, callbacks, timers) are re-run on a lost race: they decide
                 # nothing a person would need to reconsider.
                 if getattr(command, "retry_on_conflict", False) and attempt < 4:
                     log.info("lost a race, retrying %s", type(command).__name__)
                     continue
+                if isinstance(exc, StaleDataError):  # a work item changed under a concurrent command
+                    raise StaleRevision(_STALE) from None
                 raise
             finally:
                 session.close()

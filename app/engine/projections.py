@@ -72,6 +72,8 @@ def sync(ctx: CommandContext, loaded: LoadedInstance) -> datetime | None:
     workflow, consignment, session, now = loaded.workflow, loaded.consignment, ctx.session, ctx.now
     engine = ctx.engine
 
+    # The session may hold unflushed changes (commands run without autoflush), so the states are checked
+    # again on the objects themselves.
     open_items = {
         item.task_id: item
         for item in session.scalars(
@@ -79,6 +81,7 @@ def sync(ctx: CommandContext, loaded: LoadedInstance) -> datetime | None:
                 WorkItem.instance_id == loaded.row.id, WorkItem.state.in_(("open", "claimed"))
             )
         )
+        if item.state in ("open", "claimed")
     }
     current_steps: list[str] = []
     ready_ids: set[str] = set()
@@ -198,7 +201,6 @@ def _open_work_item(ctx: CommandContext, loaded: LoadedInstance, task, escalatio
         due_at=due_at,
     )
     session.add(item)
-    session.flush()
     notifications.notify(
         session,
         now=now,
@@ -207,7 +209,7 @@ def _open_work_item(ctx: CommandContext, loaded: LoadedInstance, task, escalatio
         role=performer.role,
         consignment=loaded.consignment,
         step_name=item.step_name,
-        work_item_id=item.id,
+        work_item=item,
         email=bool(ctx.executor.settings.smtp_host),
     )
     if escalation:
@@ -217,7 +219,7 @@ def _open_work_item(ctx: CommandContext, loaded: LoadedInstance, task, escalatio
                 kind=escalation,
                 organization=performer.organization,
                 raised_at=now,
-                work_item_id=item.id,
+                work_item=item,
             )
         )
         loaded.consignment.escalated = True

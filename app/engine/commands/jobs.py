@@ -69,6 +69,7 @@ def _locked_job(ctx: CommandContext, job_id: int, owner: str) -> Job:
 @dataclass
 class CompleteJob:
     retry_on_conflict = True
+    optimistic = True  # see app.engine.executor: the instance's revision check guards what it read
 
     job_id: int
     owner: str

@@ -124,6 +124,8 @@ class ReassignWorkItem:
 
 @dataclass
 class CompleteWorkItem:
+    optimistic = True  # see app.engine.executor: the revision and the work item's state guard its reads
+
     work_item_id: int
     data: Any = field(default_factory=dict)
     expected_revision: int | None = None
