@@ -7,7 +7,6 @@ from pathlib import Path
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
-
 # ``write_transaction`` execution option: True takes SQLite's write lock when the transaction begins;
 # LOCK_AT_FIRST_WRITE reads first and takes it only right before the first INSERT/UPDATE/DELETE.
 LOCK_AT_FIRST_WRITE = "at_first_write"

@@ -148,7 +148,10 @@ def main(argv: list[str] | None = None) -> int:
                             {"container_no": n, "position": f"SA-A-{i:03d}"} for i, n in enumerate(containers)
                         ],
                     }
-                    run(CorrelateMessage(ticket.inputs["declaration_no"], "ContainerPositioned", payload), port)
+                    run(
+                        CorrelateMessage(ticket.inputs["declaration_no"], "ContainerPositioned", payload),
+                        port,
+                    )
             with portal.db.session() as session:
                 items = list(session.scalars(select(WorkItem).where(WorkItem.state == "open")))
             for item in items:
@@ -178,10 +181,12 @@ def main(argv: list[str] | None = None) -> int:
                 f"{statistics.fmean(r[1] for r in rows):>10.1f}"
             )
         every = [r for rows in stats.values() for r in rows]
-        print(f"{'all':24}{len(every):>7}{statistics.fmean(r[0] * 1000 for r in every):>10.2f}"
-              f"{statistics.fmean(r[3] * 1000 for r in every):>9.2f}"
-              f"{statistics.fmean(r[2] * 1000 for r in every):>9.2f}"
-              f"{statistics.fmean(r[1] for r in every):>10.1f}")
+        print(
+            f"{'all':24}{len(every):>7}{statistics.fmean(r[0] * 1000 for r in every):>10.2f}"
+            f"{statistics.fmean(r[3] * 1000 for r in every):>9.2f}"
+            f"{statistics.fmean(r[2] * 1000 for r in every):>9.2f}"
+            f"{statistics.fmean(r[1] for r in every):>10.1f}"
+        )
         if profiler:
             if args.profile:
                 profiler.dump_stats(args.profile)
