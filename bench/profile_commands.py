@@ -82,6 +82,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", help="write a cProfile of the driven part to this file")
     parser.add_argument("--clock", choices=("fixed", "simulated"), default="simulated")
     parser.add_argument("--top", type=int, default=0, help="print the top N cumulative profile entries")
+    parser.add_argument(
+        "--cold",
+        action="store_true",
+        help="empty the warm workflow cache before each command (as when commands on one consignment "
+        "land in different processes)",
+    )
     args = parser.parse_args(argv)
 
     from app.cli import initialize
@@ -113,6 +119,8 @@ def main(argv: list[str] | None = None) -> int:
         stats: dict[str, list[tuple[float, int, float, float]]] = defaultdict(list)
 
         def run(command, actor=None):
+            if args.cold:
+                portal.runtime.workflows = type(portal.runtime.workflows)()
             statements, lock = meter.statements, meter.lock_seconds
             started, cpu = time.perf_counter(), time.process_time()
             result = portal.execute(command, actor)
