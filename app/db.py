@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event
@@ -13,8 +14,14 @@ LOCK_AT_FIRST_WRITE = "at_first_write"
 WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE")
 
 
+def compact_json(value: object) -> str:
+    """JSON columns as stored: no spaces after separators, non-ASCII text (Vietnamese) as UTF-8."""
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
 def make_engine(url: str, **kwargs: object) -> Engine:
     """Create an engine tuned for the portal's transaction pattern on either backend."""
+    kwargs.setdefault("json_serializer", compact_json)
     if url.startswith("sqlite"):
         db_path = url.split("///", 1)[-1]
         if db_path and db_path != ":memory:":

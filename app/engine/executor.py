@@ -35,9 +35,10 @@ from app.models import Consignment, MessageInbox, Organization, ProcessInstance,
 
 from . import audit, projections
 from .clock import Clock
-from .errors import EngineFailure, LostRace, PortalError, StaleRevision
+from .errors import Conflict, EngineFailure, LostRace, PortalError, StaleRevision
 from .runtime import Runtime
 from .script_engine import PortalScriptEngine
+from .serializer import FinishedWorkflow
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +107,10 @@ class CommandContext:
         workflow = self.runtime.workflows.take(row.id, row.revision)
         if workflow is None:
             specs = self.runtime.specs(self.session, row.model_version_id)
-            workflow = self.runtime.codec.load_state(row.state, row.serializer_version, specs)
+            try:
+                workflow = self.runtime.codec.load_state(row.state, row.serializer_version, specs)
+            except FinishedWorkflow:
+                raise Conflict(f"the consignment is already {consignment.status}") from None
         workflow.script_engine = self.engine
         loaded = LoadedInstance(row, consignment, workflow, self.organization_code(consignment.trader_org_id))
         self.loaded.append(loaded)
@@ -178,7 +182,9 @@ class CommandContext:
         for message in pending:
             if message.name in waiting:
                 self._throw(loaded, message.name, message.payload, message.result_var)
-                message.delivered_at = self.now
+                # Delivered: the inbox is a waiting room, not a record (the audit event and the workflow's
+                # data keep the message).
+                self.session.delete(message)
                 return True
         return False
 
@@ -197,7 +203,10 @@ class CommandContext:
         if activity:
             consignment.last_activity_at = self.now
             projections.resolve_stalled(self.session, consignment, self.now)
-        if state is None:
+        codec, finished = self.runtime.codec, loaded.workflow.completed
+        if finished:  # keep a compact final record, not the task tree: nothing can run any more
+            state = codec.dump_final(loaded.workflow, projections.end_event(loaded.workflow))
+        elif state is None:
             state = self.serialize(loaded)
         new_revision = loaded.row.revision + 1
         # In Core on the session's connection: the ORM's bulk-update machinery costs more than the UPDATE.
@@ -208,7 +217,7 @@ class CommandContext:
                 "read_revision": loaded.row.revision,
                 "state": state,
                 "revision": new_revision,
-                "serializer_version": self.runtime.codec.version,
+                "serializer_version": codec.final_version if finished else codec.version,
                 "completed": loaded.workflow.completed,
                 "next_timer_at": next_timer,
                 "updated_at": self.now,
@@ -216,8 +225,9 @@ class CommandContext:
         )
         if result.rowcount != 1:
             raise LostRace("the consignment was changed by someone else; reload and try again")
-        workflow, instance_id = loaded.workflow, loaded.row.id
-        self.after_commit.append(lambda: self.runtime.workflows.put(instance_id, new_revision, workflow))
+        if not finished:
+            workflow, instance_id = loaded.workflow, loaded.row.id
+            self.after_commit.append(lambda: self.runtime.workflows.put(instance_id, new_revision, workflow))
 
     def serialize(self, loaded: LoadedInstance) -> bytes:
         return self.runtime.codec.dump_state(loaded.workflow)

@@ -50,11 +50,10 @@ def describe_engine_step(task) -> EngineStep | None:
     spec = task.task_spec
     name = spec.bpmn_name or spec.bpmn_id or spec.name
     if isinstance(spec, BusinessRuleTaskMixin):
-        outputs = {
-            k: task.data.get(k)
-            for k in ("lead_agency", "co_agencies", "result_deadline_wd", "fee_vnd")
-            if k in task.data
-        }
+        # What this decision decided: its table's outputs (not every variable an earlier one set).
+        table = getattr(getattr(spec, "dmnEngine", None), "decision_table", None)
+        names = [o.name for o in table.outputs] if table is not None else []
+        outputs = {k: task.data.get(k) for k in names if k in task.data}
         return EngineStep("decision", spec.bpmn_id, name, outputs)
     if spec.bpmn_id in END_STATUSES or (type(spec).__name__ == "EndEvent" and spec.bpmn_name):
         return EngineStep("end", spec.bpmn_id, name, {})
@@ -151,12 +150,8 @@ def sync(ctx: CommandContext, loaded: LoadedInstance) -> datetime | None:
 
     consignment.current_step = "; ".join(dict.fromkeys(current_steps))[:300] or None
     if workflow.completed:
-        ended = [
-            t.task_spec.bpmn_id
-            for t in workflow.get_tasks(state=TaskState.COMPLETED)
-            if t.task_spec.bpmn_id in END_STATUSES
-        ]
-        consignment.status = END_STATUSES[ended[-1]] if ended else "completed"
+        ended = end_event(workflow)
+        consignment.status = END_STATUSES[ended] if ended else "completed"
         consignment.finished_at = consignment.finished_at or now
         consignment.clearance_hours = round(
             ctx.runtime.calendar.working_hours_between(consignment.registered_at, consignment.finished_at), 2
@@ -165,6 +160,16 @@ def sync(ctx: CommandContext, loaded: LoadedInstance) -> datetime | None:
     elif consignment.status == "registered" and ready_ids | started_ids:
         consignment.status = "in_progress"
     return None if workflow.completed else next_timer
+
+
+def end_event(workflow) -> str | None:
+    """The end event (one of END_STATUSES) a finished workflow came to, if any."""
+    ended = [
+        t.task_spec.bpmn_id
+        for t in workflow.get_tasks(state=TaskState.COMPLETED)
+        if t.task_spec.bpmn_id in END_STATUSES
+    ]
+    return ended[-1] if ended else None
 
 
 def _waiting_label(event) -> str:
