@@ -143,7 +143,11 @@ class Stack:
 
     def _spawn(self, name: str, args: list[str], **env: str) -> None:
         self.processes[name] = subprocess.Popen(
-            args, cwd=PROJECT_ROOT, env={**self.env(), **env}, stdout=self._log(name), stderr=subprocess.STDOUT
+            args,
+            cwd=PROJECT_ROOT,
+            env={**self.env(), **env},
+            stdout=self._log(name),
+            stderr=subprocess.STDOUT,
         )
 
     def _log(self, name: str):
