@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import secrets
 import signal
 import sys
 import time
@@ -23,7 +24,7 @@ class PortalGroup(click.Group):
     """Turn expected failures into a clear message and exit code 1."""
 
     def invoke(self, ctx: click.Context):
-        from sqlalchemy.exc import OperationalError
+        from sqlalchemy.exc import OperationalError, ProgrammingError
 
         from app.engine.bundle import BundleInvalid
         from app.engine.errors import PortalError
@@ -37,7 +38,7 @@ class PortalGroup(click.Group):
         except PortalError as exc:
             click.echo(f"error: {exc.message}" + (f" (field: {exc.field})" if exc.field else ""), err=True)
             ctx.exit(1)
-        except OperationalError as exc:
+        except (OperationalError, ProgrammingError) as exc:
             click.echo(f"error: database unavailable or not initialized: {exc.orig}", err=True)
             ctx.exit(1)
 
@@ -77,8 +78,13 @@ def initialize(settings: Settings, demo: bool = True) -> None:
     portal = build_portal(settings)
     try:
         if demo:
+            from app.signing.pki import init_pki, issue_demo_certificates
+
             with portal.db.write_session.begin() as session:
                 load_seed(session, settings.seed_dir / "seed.json")
+            with portal.db.write_session.begin() as session:
+                init_pki(session, settings)  # demo CAs and seals; signing users get PIN 123456
+                issue_demo_certificates(session, settings)
         if isinstance(portal.clock, SimulatedClock):
             portal.clock.initialize()
         portal.execute(
@@ -112,6 +118,7 @@ def model() -> None:
 def model_validate(paths: tuple[Path, ...], as_json: bool) -> None:
     """Check bundles or files; exit 1 when any problem is found."""
     from app.engine.bundle import BundleInvalid, Problem, compile_bundle, load_bundle
+    from app.engine.commands.messages import KNOWN_MESSAGES
     from app.tasks import KNOWN_TOPICS
 
     problems: list[Problem] = []
@@ -120,7 +127,7 @@ def model_validate(paths: tuple[Path, ...], as_json: bool) -> None:
             problems.append(Problem(str(path), "no such file or folder"))
             continue
         try:
-            compile_bundle(load_bundle(path), known_topics=KNOWN_TOPICS)
+            compile_bundle(load_bundle(path), known_topics=KNOWN_TOPICS, known_messages=KNOWN_MESSAGES)
         except BundleInvalid as exc:
             problems.extend(exc.problems)
         except Exception as exc:  # the validator must never crash on odd input
@@ -162,6 +169,99 @@ def model_versions() -> None:
     with _portal().db.session() as session:
         for v in session.scalars(select(ModelVersion).order_by(ModelVersion.version)):
             click.echo(f"{v.version:>4}  {v.deployed_at:%Y-%m-%d %H:%M}  {v.deployed_by:<12} {v.note}")
+
+
+@model.command("diff")
+@click.argument("old")
+@click.argument("new")
+@click.option("--json", "as_json", is_flag=True, help="Print the differences as JSON.")
+def model_diff(old: str, new: str, as_json: bool) -> None:
+    """Compare two versions (numbers) or bundle folders: elements, forms and decision rules."""
+    from app.engine.versions_diff import diff_snapshots, render_text
+
+    portal = []  # built only when a version number is given
+    snapshots = [_model_snapshot(arg, name, portal) for arg, name in ((old, "OLD"), (new, "NEW"))]
+    difference = diff_snapshots(*snapshots)
+    if as_json:
+        click.echo(json.dumps(difference.as_dict(), indent=1, ensure_ascii=False, default=str))
+    else:
+        click.echo(render_text(difference))
+
+
+def _model_snapshot(arg: str, name: str, portal: list):
+    """A deployed version (a number) or a bundle folder or file (a path), ready to compare."""
+    from app.engine.bundle import load_bundle
+    from app.engine.commands.migration import model_version
+    from app.engine.versions_diff import snapshot_of_bundle, snapshot_of_version
+
+    if arg.isdigit():
+        if not portal:
+            portal.append(_portal())
+        with portal[0].db.session() as session:
+            version = model_version(session, int(arg))
+            return snapshot_of_version(
+                f"version {version.version}", version.spec_json, version.forms, version.files
+            )
+    path = Path(arg)
+    if not path.exists():
+        raise click.BadParameter(f"{arg!r} is neither a version number nor a bundle folder", param_hint=name)
+    return snapshot_of_bundle(f"bundle {arg}", load_bundle(path))
+
+
+@model.command("migrate")
+@click.option("--from", "from_version", type=int, required=True, help="Version the consignments run on.")
+@click.option("--to", "to_version", type=int, required=True, help="Version to move them to.")
+@click.option("--dry-run", is_flag=True, help="Only list which consignments can move and why not.")
+@click.option(
+    "--consignment",
+    "consignments",
+    multiple=True,
+    metavar="DECLARATION_NO",
+    help="Move only these consignments (declaration number or id; repeatable).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+def model_migrate(
+    from_version: int, to_version: int, dry_run: bool, consignments: tuple[str, ...], as_json: bool
+) -> None:
+    """Move running consignments to another version; print movable, not movable (why) and moved."""
+    from app.engine.executor import Actor
+    from app.engine.migration_runs import run_migration
+
+    report = run_migration(
+        _portal(), from_version, to_version, consignments, Actor("cli", None, "analyst"), dry_run
+    )
+    if as_json:
+        click.echo(json.dumps(report.as_dict(), indent=1, ensure_ascii=False))
+    else:
+        click.echo(_migration_summary(report))
+    incomplete = report.failed or report.preview.unknown or (consignments and report.preview.not_movable)
+    sys.exit(1 if incomplete else 0)
+
+
+def _migration_summary(report) -> str:
+    preview = report.preview
+    title = f"Migration from version {preview.from_version} to version {preview.to_version}"
+    lines = [f"{title}{' (dry run)' if report.dry_run else ''}: {len(preview.verdicts)} running consignments"]
+    lines.append(f"  movable: {len(preview.movable)}")
+    notes: dict[str, int] = {}
+    for verdict in preview.movable:
+        for note in verdict.notes:
+            key = note.split("; this wait")[0]  # waits keep their own due times: count them together
+            notes[key] = notes.get(key, 0) + 1
+    lines += [f"    {note}  ({count})" for note, count in notes.items()]
+    lines.append(f"  not movable: {len(preview.not_movable)}")
+    for verdict in preview.not_movable:
+        lines.append(f"    {verdict.declaration_no}  at {verdict.current_step or '?'}")
+        lines += [f"      {reason}" for reason in verdict.reasons]
+    for wanted in preview.unknown:
+        lines.append(f"  not found on version {preview.from_version} or not running: {wanted}")
+    if report.dry_run:
+        lines.append("  dry run: nothing moved")
+    else:
+        lines.append(f"  moved: {len(report.moved)} in {report.seconds:.1f} s")
+        lines.append(f"  failed: {len(report.failed)}")
+        lines += [f"    {number}: {why}" for number, why in report.failed.items()]
+    return "\n".join(lines)
 
 
 # -- processes ------------------------------------------------------------------------------------
@@ -207,11 +307,12 @@ def run(web_port: int, clock: str | None) -> None:
         web_port=web_port,
         port_delay=2.0,
         log_dir=PROJECT_ROOT / "instance" / "logs",
+        secret_key=settings.secret_key or _instance_secret(),
     )
     stack.start()
     seed = json.loads((settings.seed_dir / "seed.json").read_text(encoding="utf-8"))
     click.echo(
-        f"\nPortal      {stack.urls['web']}   (API: {stack.urls['web']}/api/v1, "
+        f"\nPortal      {stack.urls['web']}/login   (API: {stack.urls['web']}/api/v1, "
         f"OpenAPI: {stack.urls['web']}/api/v1/openapi.json)"
     )
     for kind in ("port", "customs", "payment"):
@@ -221,7 +322,8 @@ def run(web_port: int, clock: str | None) -> None:
     for user in seed["users"]:
         if user["organization"] in ("02CI", "SNP", "RAHO6", "NAFIQAD", "PPSD2", "T01", "PORTAL"):
             click.echo(f"  {user['username']:<18} {user['role']:<16} {user['organization']}")
-    click.echo("  ... and one per role for every agency, branch and trader (config/seed.json)\n")
+    click.echo("  ... and one per role for every agency, branch and trader (config/seed.json)")
+    click.echo("Signed steps: demo officers, branch heads and traders sign with the PIN 123456.\n")
     click.echo("Ctrl-C to stop.")
     stopping = []
     signal.signal(signal.SIGTERM, lambda *_: stopping.append(1))
@@ -238,6 +340,16 @@ def run(web_port: int, clock: str | None) -> None:
     finally:
         click.echo("stopping...")
         stack.stop()
+
+
+def _instance_secret() -> str:
+    """The key that signs web sessions, kept in instance/ so sign-ins survive a restart."""
+    path = PROJECT_ROOT / "instance" / "secret_key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_hex(32), encoding="utf-8")
+        path.chmod(0o600)
+    return path.read_text(encoding="utf-8").strip()
 
 
 @main.command()
@@ -283,22 +395,182 @@ def clock_advance(hours: float) -> None:
 
 @main.group()
 def audit() -> None:
-    """Check the audit trail."""
+    """Check the audit trail and export evidence."""
 
 
 @audit.command("verify")
-def audit_verify() -> None:
-    """Re-check the whole hash chain; print the first broken link and exit 1 if any."""
+@click.option("--no-signatures", is_flag=True, help="Check only the hash chain, not the signatures.")
+def audit_verify(no_signatures: bool) -> None:
+    """Re-check the whole hash chain and every stored signature; print the first broken link, exit 1."""
     from app.engine.audit import verify_chain
+    from app.signing.service import StoredSignatureCheck
 
-    with _portal().db.session() as session:
-        broken = verify_chain(session)
-    if broken is not None:
-        click.echo(
-            f"broken at audit event {broken.id} ({broken.action} at {broken.at.isoformat()})", err=True
-        )
+    portal = _portal()
+    started = time.monotonic()
+    with portal.db.session() as session:
+        check = None if no_signatures else StoredSignatureCheck(session, portal.settings)
+        report = verify_chain(session, check)
+    if report.broken is not None:
+        click.echo(report.broken.describe(), err=True)
         sys.exit(1)
-    click.echo("audit trail intact")
+    click.echo(
+        f"audit trail intact: {report.events} events, {report.signed} signed"
+        + (" (signatures not checked)" if no_signatures else ", every signature verified")
+        + f", {time.monotonic() - started:.1f} s"
+    )
+
+
+@audit.command("export")
+@click.argument("declaration_no")
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path))
+def audit_export(declaration_no: str, out_dir: Path) -> None:
+    """Write the evidence bundle of one consignment (events, signatures, certificates, signed notice)."""
+    from app.signing.export import export_evidence
+
+    portal = _portal()
+    with portal.db.session() as session:
+        written = export_evidence(session, portal.settings, declaration_no, out_dir)
+    click.echo(f"evidence for {declaration_no} in {out_dir}: {', '.join(written)}")
+
+
+# -- PKI ------------------------------------------------------------------------------------------------
+@main.group()
+def pki() -> None:
+    """Certificates for signatures: the demo CAs, users' signing certificates, revocation lists."""
+
+
+@pki.command("init")
+def pki_init() -> None:
+    """Create the demo root CA, one issuing CA and seal per organization (keys encrypted at rest)."""
+    from app.signing.pki import init_pki
+
+    portal = _portal()
+    with portal.db.write_session.begin() as session:
+        report = init_pki(session, portal.settings)
+    click.echo(
+        f"PKI in {portal.settings.pki_dir}: root CA {'created' if report.created_root else 'kept'}, "
+        f"{len(report.created_cas)} issuing CAs and {len(report.created_seals)} seals created"
+    )
+
+
+@pki.command("issue")
+@click.argument("username")
+@click.option("--pin", default=None, help="The user's signing PIN (asked for when omitted).")
+@click.option("--csr", "csr_file", default=None, help="Certify the key of this PEM CSR (the user keeps it).")
+@click.option("--days", default=730, show_default=True, type=click.IntRange(1, 3650))
+@click.option("--out", "out_file", default=None, type=click.Path(dir_okay=False, path_type=Path))
+def pki_issue(username: str, pin: str | None, csr_file: str | None, days: int, out_file: Path | None) -> None:
+    """Issue a signing certificate to USERNAME (remote signing with a PIN, or from a CSR)."""
+    from app.signing.errors import PkiError
+    from app.signing.pki import check_pin, issue_user_certificate
+
+    csr = None
+    if csr_file is not None:
+        try:
+            csr = Path(csr_file).read_bytes()
+        except OSError as exc:
+            raise PkiError(f"cannot read {csr_file}: {exc.strerror or exc}", field="csr") from None
+    elif pin is None:
+        pin = click.prompt("Signing PIN", hide_input=True, confirmation_prompt=True)
+    if csr is None:
+        check_pin(pin)
+    portal = _portal()
+    with portal.db.write_session.begin() as session:
+        row = issue_user_certificate(session, portal.settings, username, pin=pin, csr_pem=csr, days=days)
+        pem = _pem(row.der)
+    if out_file is not None:
+        out_file.write_text(pem)
+    click.echo(f"issued {row.subject} serial {row.serial}, valid until {row.not_after:%Y-%m-%d}")
+
+
+@pki.command("register")
+@click.argument("username")
+@click.argument("cert_file")
+def pki_register(username: str, cert_file: str) -> None:
+    """Register a certificate a trusted CA issued to USERNAME (PEM, optionally with its issuing CAs)."""
+    from app.signing.errors import PkiError
+    from app.signing.pki import register_certificate
+
+    try:
+        pem = Path(cert_file).read_bytes()
+    except OSError as exc:
+        raise PkiError(f"cannot read {cert_file}: {exc.strerror or exc}", field="cert_file") from None
+    portal = _portal()
+    with portal.db.write_session.begin() as session:
+        row = register_certificate(session, portal.settings, username, pem)
+    click.echo(f"registered {row.subject} for {username}")
+
+
+@pki.command("revoke")
+@click.argument("username")
+def pki_revoke(username: str) -> None:
+    """Revoke USERNAME's current signing certificate (demo CAs) and load the new CRL."""
+    from sqlalchemy import select
+
+    from app.models import SigningCertificate, User
+    from app.signing.errors import PkiError
+    from app.signing.pki import revoke
+
+    portal = _portal()
+    with portal.db.write_session.begin() as session:
+        row = session.scalar(
+            select(SigningCertificate)
+            .join(User, User.id == SigningCertificate.user_id)
+            .where(User.username == username, SigningCertificate.retired_at.is_(None))
+            .order_by(SigningCertificate.id.desc())
+        )
+        if row is None:
+            raise PkiError(f"{username!r} has no current signing certificate", field="username")
+        path = revoke(session, portal.settings, row)
+    click.echo(f"revoked serial {row.serial}; CRL written to {path} and loaded")
+
+
+@pki.group("crl")
+def pki_crl() -> None:
+    """Certificate revocation lists."""
+
+
+@pki_crl.command("load")
+@click.argument("crl_file")
+def pki_crl_load(crl_file: str) -> None:
+    """Check CRL_FILE (PEM or DER) against its CA and use it for every revocation check from now on."""
+    from app.signing.trust import load_crl_file
+
+    portal = _portal()
+    with portal.db.write_session.begin() as session:
+        row = load_crl_file(session, portal.settings, Path(crl_file))
+        issuer, count = row.issuer, _revoked_count(row.der)
+    click.echo(f"loaded CRL of {issuer}: {count} revoked certificates")
+
+
+def _pem(der: bytes) -> str:
+    from cryptography import x509
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    return x509.load_der_x509_certificate(der).public_bytes(Encoding.PEM).decode("ascii")
+
+
+def _revoked_count(der: bytes) -> int:
+    from cryptography import x509
+
+    return len(list(x509.load_der_x509_crl(der)))
+
+
+@main.group()
+def reports() -> None:
+    """The manager dashboard's running totals."""
+
+
+@reports.command("rebuild")
+def reports_rebuild() -> None:
+    """Recompute the dashboard's running totals from the projections."""
+    from app.engine.commands.reporting import RebuildStatistics
+
+    counted = _portal().execute(RebuildStatistics())
+    click.echo(
+        f"counted {counted['timeline']} step durations, {counted['work_items']} tasks with a deadline, "
+        f"{counted['cleared']} cleared consignments"
+    )
 
 
 @main.group()

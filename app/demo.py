@@ -22,6 +22,7 @@ from tqdm import tqdm
 from app.consignments.identifiers import iso6346_check_digit
 from app.engine.working_time import WorkingCalendar
 from app.settings import PROJECT_ROOT, Settings
+from app.signing.pki import DEMO_PIN
 
 TERMINAL = {"cleared", "non_compliance_handled", "rejected", "completed"}
 FAILING_INDEX = 8  # C09 (plastic scrap) fails inspection: the non-compliance path
@@ -126,8 +127,10 @@ class Player:
         for user in self.workers:
             response = self.call("GET", "/work-items?limit=200", user)
             for item in response.json().get("items", []):
-                data = self.answer(item, now)
-                result = self.call("POST", f"/work-items/{item['id']}/complete", user, {"data": data})
+                body: dict[str, Any] = {"data": self.answer(item, now)}
+                if item.get("signature_required"):
+                    body["pin"] = DEMO_PIN  # the demo officers' signing PIN (remote signing)
+                result = self.call("POST", f"/work-items/{item['id']}/complete", user, body)
                 if result.status_code == 200:
                     done += 1
                 elif result.status_code != 409:

@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Text, bindparam, exists, func, or_, select, true
+from sqlalchemy import ColumnElement, Text, bindparam, exists, func, or_, select, true, type_coerce
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session, undefer
 
 from app.engine.executor import Actor
@@ -80,7 +81,7 @@ def _search_condition(session: Session, query: str) -> ColumnElement[bool]:
     return or_(
         Consignment.declaration_no == q,
         Consignment.bill_of_lading == query.strip(),
-        Consignment.containers.contains([q])
+        type_coerce(Consignment.containers, JSONB).contains([q])
         if session.get_bind().dialect.name == "postgresql"
         else func.instr(func.cast(Consignment.containers, Text()), f'"{q}"') > 0,
     )

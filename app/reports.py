@@ -1,20 +1,32 @@
-"""The manager dashboard's figures, each one SQL query over the projections (work items, timeline,
-escalations, jobs, consignments) scoped to what the manager may see; no workflow is ever loaded.
+"""The manager dashboard's figures: small SQL queries over the running totals the commands keep
+(``app.models.statistics``) plus live counts of what is open now; no workflow is ever loaded.
 
-Percentiles are nearest-rank percentiles computed with window functions, so the same SQL runs on SQLite
-and PostgreSQL."""
+A manager reads the scope of their organization: a customs branch's managers see the consignments of the
+branch, an agency's managers those it leads, administrators everything. Percentiles are nearest-rank
+percentiles over durations kept to a tenth of a working hour, computed with window functions so the same
+SQL runs on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, case, func, literal_column, or_, select
+from sqlalchemy import ColumnElement, and_, case, func, select, true
 from sqlalchemy.orm import Session
 
 from app.engine.executor import Actor
-from app.models import Consignment, Escalation, Job, Organization, TimelineEvent, WorkItem
-from app.queries import SEE_ALL_ROLES, consignment_scope
+from app.engine.statistics import BUCKETS_PER_HOUR
+from app.models import (
+    ClearanceWeek,
+    Consignment,
+    Escalation,
+    Job,
+    Organization,
+    SlaCounter,
+    StepDurationBucket,
+    WorkItem,
+)
+from app.queries import SEE_ALL_ROLES
 
 # The 2016 baseline of PROCEDURE.md: inspected goods took 5 days; the target is 4.2 days.
 BASELINE_DAYS = 5.0
@@ -57,129 +69,154 @@ class TrendPoint:
     mean_days: float
 
 
-def _scoped(session: Session, actor: Actor):
-    """Consignment ids the manager may see, as a subquery (none needed for see-all roles)."""
+@dataclass(frozen=True)
+class Scope:
+    """The consignments a dashboard reader sees: its running-total key, the matching condition on
+    consignments, and the same condition on work items (which carry their consignment's scope)."""
+
+    key: str
+    condition: ColumnElement[bool]
+    work: ColumnElement[bool]
+
+
+EVERYTHING = Scope("all", true(), true())
+
+
+def scope_of(session: Session, actor: Actor) -> Scope:
     if actor.role in SEE_ALL_ROLES:
-        return None
-    return select(Consignment.id).where(consignment_scope(session, actor))
+        return EVERYTHING
+    org = actor.organization
+    kind = session.scalar(select(Organization.kind).where(Organization.code == org))
+    if kind == "customs":
+        return Scope(f"branch:{org}", Consignment.customs_branch == org, WorkItem.customs_branch == org)
+    if kind == "agency":
+        return Scope(f"agency:{org}", Consignment.lead_agency == org, WorkItem.lead_agency == org)
+    return Scope(f"none:{org}", Consignment.id.is_(None), WorkItem.id.is_(None))
 
 
-def headline(session: Session, actor: Actor, now: datetime) -> Headline:
-    scope = _scoped(session, actor)
+def headline(session: Session, scope: Scope, now: datetime) -> Headline:
+    def count(stmt) -> int:
+        return session.scalar(stmt) or 0
 
-    def count(stmt, column):
-        return session.scalar(stmt.where(column.in_(scope)) if scope is not None else stmt) or 0
-
-    open_escalations = select(func.count()).select_from(Escalation).where(Escalation.resolved_at.is_(None))
+    open_escalations = (
+        select(func.count())
+        .select_from(Escalation)
+        .join(Consignment, Consignment.id == Escalation.consignment_id)
+        .where(Escalation.resolved_at.is_(None), scope.condition)
+    )
     return Headline(
-        stalled=count(open_escalations.where(Escalation.kind == "stalled"), Escalation.consignment_id),
-        open_escalations=count(open_escalations, Escalation.consignment_id),
+        stalled=count(open_escalations.where(Escalation.kind == "stalled")),
+        open_escalations=count(open_escalations),
         incidents=count(
-            select(func.count()).select_from(Job).where(Job.state == "incident"), Job.consignment_id
+            select(func.count())
+            .select_from(Job)
+            .join(Consignment, Consignment.id == Job.consignment_id)
+            .where(Job.state == "incident", scope.condition)
         ),
         overdue_items=count(
             select(func.count())
             .select_from(WorkItem)
-            .where(WorkItem.state.in_(("open", "claimed")), WorkItem.due_at < now),
-            WorkItem.consignment_id,
+            .where(WorkItem.state.in_(("open", "claimed")), WorkItem.due_at < now, scope.work)
         ),
     )
 
 
-def sla_breaches(session: Session, actor: Actor, now: datetime, kind: str) -> list[BreachRow]:
-    """Work items with a deadline per organization of ``kind`` (agency / customs): how many were late."""
-    late = or_(
-        and_(WorkItem.completed_at.is_not(None), WorkItem.completed_at > WorkItem.due_at),
-        and_(WorkItem.state.in_(("open", "claimed")), WorkItem.due_at < now),
+def sla_breaches(session: Session, scope: Scope, now: datetime, kind: str) -> list[BreachRow]:
+    """Tasks with a deadline per organization of ``kind``: finished ones from the running totals, open
+    ones counted live (late when their deadline has passed)."""
+    done = dict(
+        (org, (items, breached))
+        for org, items, breached in session.execute(
+            select(SlaCounter.organization, SlaCounter.items, SlaCounter.breached).where(
+                SlaCounter.scope == scope.key
+            )
+        )
+    )
+    organization = WorkItem.organization.concat("")
+    live = {
+        org: (items, int(late or 0))
+        for org, items, late in session.execute(
+            # grouped by an expression: SQLite would otherwise walk the whole inbox index for its order
+            select(organization, func.count(), func.sum(case((WorkItem.due_at < now, 1), else_=0)))
+            .where(WorkItem.state.in_(("open", "claimed")), WorkItem.due_at.is_not(None), scope.work)
+            .group_by(organization)
+        )
+    }
+    names = dict(
+        session.execute(
+            select(Organization.code, Organization.name).where(
+                Organization.kind == kind, Organization.code.in_(set(done) | set(live))
+            )
+        ).all()
+    )
+    rows = []
+    for org in sorted(names):
+        items = done.get(org, (0, 0))[0] + live.get(org, (0, 0))[0]
+        breached = done.get(org, (0, 0))[1] + live.get(org, (0, 0))[1]
+        rows.append(BreachRow(org, names[org], items, breached))
+    return rows
+
+
+def step_times(session: Session, scope: Scope) -> list[StepTime]:
+    """Median and p90 working hours per step, from the duration histogram."""
+    b = StepDurationBucket
+    cumulative = (
+        select(
+            b.step_id,
+            b.step_name,
+            b.bucket,
+            func.sum(b.count).over(partition_by=b.step_id, order_by=b.bucket).label("cum"),
+            func.sum(b.count).over(partition_by=b.step_id).label("n"),
+        )
+        .where(b.scope == scope.key)
+        .subquery()
     )
     stmt = (
         select(
-            WorkItem.organization,
-            func.min(Organization.name),
-            func.count(),
-            func.sum(case((late, 1), else_=0)),
+            cumulative.c.step_id,
+            func.max(cumulative.c.step_name),
+            func.max(cumulative.c.n),
+            func.min(case((cumulative.c.cum * 100 >= cumulative.c.n * 50, cumulative.c.bucket))),
+            func.min(case((cumulative.c.cum * 100 >= cumulative.c.n * 90, cumulative.c.bucket))),
         )
-        .join(Organization, Organization.code == WorkItem.organization)
-        .where(WorkItem.due_at.is_not(None), WorkItem.state != "cancelled", Organization.kind == kind)
-        .group_by(WorkItem.organization)
-        .order_by(WorkItem.organization)
-    )
-    scope = _scoped(session, actor)
-    if scope is not None:
-        stmt = stmt.where(WorkItem.consignment_id.in_(scope))
-    return [
-        BreachRow(org, name, total, int(breached or 0))
-        for org, name, total, breached in session.execute(stmt)
-    ]
-
-
-def step_times(session: Session, actor: Actor) -> list[StepTime]:
-    """Median and p90 working hours per step, from the timeline's measured durations."""
-    base = select(
-        TimelineEvent.step_id,
-        TimelineEvent.step_name,
-        TimelineEvent.working_hours,
-        func.row_number()
-        .over(partition_by=TimelineEvent.step_id, order_by=TimelineEvent.working_hours)
-        .label("rn"),
-        func.count().over(partition_by=TimelineEvent.step_id).label("n"),
-    ).where(TimelineEvent.working_hours.is_not(None), TimelineEvent.kind.in_(("task", "service", "message")))
-    scope = _scoped(session, actor)
-    if scope is not None:
-        base = base.where(TimelineEvent.consignment_id.in_(scope))
-    ranked = base.subquery()
-    stmt = (
-        select(
-            ranked.c.step_id,
-            func.min(ranked.c.step_name),
-            func.max(ranked.c.n),
-            func.min(case((ranked.c.rn * 100 >= ranked.c.n * 50, ranked.c.working_hours))),
-            func.min(case((ranked.c.rn * 100 >= ranked.c.n * 90, ranked.c.working_hours))),
-        )
-        .group_by(ranked.c.step_id)
-        .order_by(func.min(ranked.c.step_name))
+        .group_by(cumulative.c.step_id)
+        .order_by(func.max(cumulative.c.step_name))
     )
     return [
-        StepTime(step, name, int(n), float(median or 0), float(p90 or 0))
+        StepTime(step, name, int(n), (median or 0) / BUCKETS_PER_HOUR, (p90 or 0) / BUCKETS_PER_HOUR)
         for step, name, n, median, p90 in session.execute(stmt)
     ]
 
 
 def clearance_trend(
-    session: Session, actor: Actor, hours_per_day: float, limit: int = 26
+    session: Session, scope: Scope, hours_per_day: float, limit: int = 26
 ) -> list[TrendPoint]:
     """Mean clearance time (working days) of cleared consignments per ISO week, oldest first."""
-    if session.get_bind().dialect.name == "postgresql":
-        period = func.to_char(
-            func.date_trunc("week", Consignment.finished_at), literal_column("'IYYY-\"W\"IW'")
-        )
-    else:
-        period = func.strftime("%Y-W%W", Consignment.finished_at)
-    stmt = (
-        select(period.label("period"), func.count(), func.avg(Consignment.clearance_hours))
-        .where(Consignment.status == "cleared", Consignment.clearance_hours.is_not(None))
-        .group_by(period)
-        .order_by(period.desc())
+    rows = session.execute(
+        select(ClearanceWeek.week, ClearanceWeek.cleared, ClearanceWeek.hours)
+        .where(ClearanceWeek.scope == scope.key, ClearanceWeek.cleared > 0)
+        .order_by(ClearanceWeek.week.desc())
         .limit(limit)
-    )
-    scope = _scoped(session, actor)
-    if scope is not None:
-        stmt = stmt.where(Consignment.id.in_(scope))
-    rows = list(session.execute(stmt))
-    rows.reverse()
-    return [TrendPoint(p, int(n), round(float(avg) / hours_per_day, 2)) for p, n, avg in rows]
+    ).all()
+    return [TrendPoint(week, n, round(hours / n / hours_per_day, 2)) for week, n, hours in reversed(rows)]
 
 
 def stalled_consignments(
-    session: Session, actor: Actor, limit: int = 50
+    session: Session, scope: Scope, limit: int = 50
 ) -> list[tuple[Escalation, Consignment]]:
+    return list(_escalations(session, scope, limit, Escalation.kind == "stalled"))
+
+
+def open_escalations(session: Session, scope: Scope, limit: int = 50) -> list[tuple[Escalation, Consignment]]:
+    return list(_escalations(session, scope, limit))
+
+
+def _escalations(session: Session, scope: Scope, limit: int, *conditions):
     stmt = (
         select(Escalation, Consignment)
         .join(Consignment, Consignment.id == Escalation.consignment_id)
-        .where(
-            Escalation.kind == "stalled", Escalation.resolved_at.is_(None), consignment_scope(session, actor)
-        )
-        .order_by(Escalation.raised_at)
+        .where(Escalation.resolved_at.is_(None), scope.condition, and_(true(), *conditions))
+        .order_by(Escalation.raised_at.desc())
         .limit(limit)
     )
-    return [(e, c) for e, c in session.execute(stmt)]
+    return ((e, c) for e, c in session.execute(stmt))

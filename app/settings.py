@@ -53,6 +53,17 @@ class Settings:
     smtp_username: str = ""
     smtp_password: str = ""
     smtp_starttls: bool = False
+    # Signatures (app/signing). The demo PKI lives in pki_dir; its CA and seal keys are encrypted with
+    # pki_passphrase, which also peppers the users' PIN-wrapped keys: set PORTAL_PKI_PASSPHRASE in
+    # production. Production trusts real CAs: point pki_trust_anchors (root certificates) and
+    # pki_intermediates (issuing CAs) at PEM files; empty means the demo PKI's own files.
+    pki_dir: Path = PROJECT_ROOT / "instance" / "pki"
+    pki_passphrase: str = "catlai-demo-pki"  # noqa: S105 - demo default, documented
+    pki_trust_anchors: str = ""
+    pki_intermediates: str = ""
+    pki_require_crl: bool = False  # refuse certificates whose issuer has no loaded CRL
+    pki_system_organization: str = "PORTAL"  # whose seal signs system decisions (clearance)
+    signing_window_seconds: float = 600.0  # how far a client's signed_at may be from the portal clock
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: object) -> Settings:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -41,6 +42,7 @@ class Stack:
     log_dir: Path | None = None
     processes: dict[str, subprocess.Popen] = field(default_factory=dict)
     urls: dict[str, str] = field(default_factory=dict)
+    secret_key: str = field(default_factory=lambda: secrets.token_hex(32))
 
     def env(self) -> dict[str, str]:
         env = dict(os.environ)
@@ -55,6 +57,8 @@ class Stack:
             }
         )
         env.update(self.extra_env)
+        # Every web worker must sign session cookies with the same key.
+        env.setdefault("PORTAL_SECRET_KEY", self.secret_key)
         return env
 
     def start(self) -> Stack:

@@ -288,7 +288,8 @@ class Client:
                 data = self.answers(item["step_id"], item["declaration_no"])
                 url = f"{self.api}/work-items/{item['id']}/complete"
                 started = time.perf_counter()
-                reply = self.http.post(url, json={"data": data}, headers=self.auth(user), timeout=60)
+                body = {"data": data, "pin": "123456"} if item.get("signature_required") else {"data": data}
+                reply = self.http.post(url, json=body, headers=self.auth(user), timeout=60)
                 elapsed = (time.perf_counter() - started) * 1000
                 if reply.status_code != 200:
                     raise RuntimeError(

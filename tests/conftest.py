@@ -57,20 +57,34 @@ def _pg_admin(sql: str) -> None:
 
 
 @pytest.fixture(scope="session")
-def database_templates(tmp_path_factory):
-    """Initialized template databases (schema, seed, deployed bundle), built once per session."""
+def pki_dir(tmp_path_factory):
+    """The session's demo PKI folder (root and issuing CAs, seals); child processes find it through
+    PORTAL_PKI_DIR. Templates issue the demo users' signing certificates from it (PIN 123456)."""
+    folder = tmp_path_factory.mktemp("pki")
+    previous = os.environ.get("PORTAL_PKI_DIR")
+    os.environ["PORTAL_PKI_DIR"] = str(folder)
+    yield folder
+    if previous is None:
+        os.environ.pop("PORTAL_PKI_DIR", None)
+    else:
+        os.environ["PORTAL_PKI_DIR"] = previous
+
+
+@pytest.fixture(scope="session")
+def database_templates(tmp_path_factory, pki_dir):
+    """Initialized template databases (schema, seed, deployed bundle, demo PKI), built once per session."""
     from app.cli import initialize
 
     templates: dict[str, str] = {}
     folder = tmp_path_factory.mktemp("templates")
     sqlite_path = folder / "template.db"
-    initialize(Settings(database_url=f"sqlite:///{sqlite_path}"), demo=True)
+    initialize(Settings(database_url=f"sqlite:///{sqlite_path}", pki_dir=pki_dir), demo=True)
     templates["sqlite"] = str(sqlite_path)
     if _pg_available():
         name = f"portal_tmpl_{os.getpid()}"
         _pg_admin(f"DROP DATABASE IF EXISTS {name}")
         _pg_admin(f"CREATE DATABASE {name}")
-        initialize(Settings(database_url=_pg_url(name)), demo=True)
+        initialize(Settings(database_url=_pg_url(name), pki_dir=pki_dir), demo=True)
         templates["postgresql"] = name
     yield templates
     if "postgresql" in templates:
@@ -166,9 +180,10 @@ def simulators(live_port):
 
 
 @pytest.fixture
-def portal(database_url, clock, simulators):
+def portal(database_url, clock, simulators, pki_dir):
     settings = Settings(
         database_url=database_url,
+        pki_dir=pki_dir,
         job_backoff_seconds=60.0,
         job_max_attempts=3,
         **{

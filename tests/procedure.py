@@ -16,6 +16,8 @@ from app.engine.commands import CompleteWorkItem, CorrelateMessage, RegisterCons
 from app.engine.executor import Actor
 from app.models import Consignment, Job, TimelineEvent, User, WorkItem
 from app.settings import PROJECT_ROOT
+from app.signing.pki import DEMO_PIN
+from app.signing.service import PinSigning
 
 DEMO = json.loads((PROJECT_ROOT / "config" / "demo_consignments.json").read_text(encoding="utf-8"))
 BY_ID = {c["id"]: c for c in DEMO}
@@ -50,6 +52,16 @@ def actor(portal, username: str) -> Actor:
         return Actor(user.username, user.organization.code, user.role, user.id)
 
 
+def officer_of(portal, organization: str, role: str) -> Actor:
+    """The first user with ``role`` in ``organization`` (the demo seed has one for every step)."""
+    with portal.db.session() as session:
+        user = session.scalar(
+            select(User).where(User.role == role, User.organization.has(code=organization)).order_by(User.id)
+        )
+        assert user is not None, f"no {role} of {organization} in the seed"
+        return Actor(user.username, organization, role, user.id)
+
+
 def trader_registers(portal, consignment_id: str, **overrides: Any) -> str:
     payload = registration(consignment_id, **overrides)
     portal.execute(
@@ -82,9 +94,15 @@ def work_item(portal, declaration_no: str, step_id: str) -> WorkItem:
     return items[0]
 
 
-def completes(portal, username: str, declaration_no: str, step_id: str, data: dict[str, Any]) -> WorkItem:
+def completes(
+    portal, username: str, declaration_no: str, step_id: str, data: dict[str, Any], signing: Any = None
+) -> WorkItem:
+    """``username`` submits the step's form; a step the model marks as signed is signed with the demo PIN
+    unless the test gives its own ``signing``."""
     item = work_item(portal, declaration_no, step_id)
-    return portal.execute(CompleteWorkItem(item.id, data), actor(portal, username))
+    if signing is None and item.signature_required:
+        signing = PinSigning(DEMO_PIN)
+    return portal.execute(CompleteWorkItem(item.id, data, signing=signing), actor(portal, username))
 
 
 def port_reports_positions(portal, declaration_no: str) -> bool:

@@ -106,13 +106,29 @@ DOCUMENT = {
         "/work-items/{id}/release": {"post": _op("Release a claimed work item", "work")},
         "/work-items/{id}/complete": {
             "post": _op(
-                "Complete a work item with form data",
+                "Complete a work item with form data; a signed step also needs `pin`, or `signature` + "
+                "`certificate` + `signed_at` (from signing-payload)",
                 "work",
                 {
                     "type": "object",
-                    "properties": {"data": {"type": "object"}, "expected_revision": {"type": "integer"}},
+                    "properties": {
+                        "data": {"type": "object"},
+                        "expected_revision": {"type": "integer"},
+                        "pin": {"type": "string", "description": "signing PIN (the portal signs)"},
+                        "signature": {"type": "string", "description": "base64 detached signature"},
+                        "certificate": {"type": "string", "description": "signer certificate, PEM"},
+                        "signed_at": {"type": "string", "description": "as returned by signing-payload"},
+                    },
                 },
             ),
+        },
+        "/work-items/{id}/signing-payload": {
+            "post": _op(
+                "The exact bytes to sign (payload_base64) and the signed_at to send back",
+                "work",
+                {"type": "object", "properties": {"data": {"type": "object"}}},
+            ),
+            "get": _op("Same, with the form data as ?data=<JSON>", "work"),
         },
         "/port/container-positioned": {
             "post": _op(

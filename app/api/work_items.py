@@ -1,13 +1,22 @@
-"""API: the caller's inbox, one work item with its form, and claim / release / complete."""
+"""API: the caller's inbox, one work item with its form, and claim / release / complete; the exact bytes to
+sign for a step that needs a signature (``signing-payload``)."""
 
 from __future__ import annotations
+
+import base64
+import hashlib
+import json
 
 from flask import jsonify, request
 
 from app import queries
 from app.engine.commands import ClaimWorkItem, CompleteWorkItem, ReleaseWorkItem
 from app.engine.errors import NotFound, PortalError
+from app.forms.validation import validate_form
 from app.models import Consignment, ProcessInstance
+from app.signing.errors import SignatureRejected
+from app.signing.payload import signing_time
+from app.signing.service import ClientSigning, PinSigning, Signing, signing_payload
 
 from . import bp
 from .auth import current_actor, require_token
@@ -71,5 +80,59 @@ def complete_work_item(work_item_id: int):
     revision = body.get("expected_revision")
     if revision is not None and (not isinstance(revision, int) or isinstance(revision, bool)):
         raise PortalError("must be an integer", field="expected_revision")
-    item = portal().execute(CompleteWorkItem(work_item_id, body.get("data", {}), revision), current_actor())
+    command = CompleteWorkItem(work_item_id, body.get("data", {}), revision, signing=_signing(body))
+    item = portal().execute(command, current_actor())
     return jsonify(queries.work_item_json(item))
+
+
+def _signing(body: dict) -> Signing | None:
+    """``pin`` (the portal signs with the user's key) or ``signature`` + ``certificate`` + ``signed_at``."""
+    for name in ("pin", "signature", "certificate", "signed_at"):
+        if name in body and not isinstance(body[name], str):
+            raise PortalError("must be a string", field=name)
+    if "pin" in body:
+        return PinSigning(body["pin"])
+    if any(name in body for name in ("signature", "certificate", "signed_at")):
+        for name in ("signature", "certificate", "signed_at"):
+            if not body.get(name):
+                raise SignatureRejected("is required with a client signature", field=name)
+        return ClientSigning(body["signature"], body["certificate"], body["signed_at"])
+    return None
+
+
+@bp.route("/work-items/<int:work_item_id>/signing-payload", methods=["GET", "POST"])
+@require_token()
+def work_item_signing_payload(work_item_id: int):
+    """The exact bytes to sign to complete this step with the given form data, and the ``signed_at`` to
+    send back with the signature (POST ``{"data": {...}}``, or GET ``?data=<JSON>``)."""
+    if request.method == "POST":
+        body = json_body()
+        data = body.get("data", {}) if isinstance(body, dict) else body
+    else:
+        try:
+            data = json.loads(request.args.get("data", "{}"))
+        except ValueError:
+            raise PortalError("is not valid JSON", field="data") from None
+    actor = current_actor()
+    with portal().db.session() as session:
+        item = queries.work_item_for(session, actor, work_item_id)
+        if item is None or item.state not in ("open", "claimed"):
+            raise NotFound("no such open work item in your inbox", field="work_item_id")
+        if not item.signature_required:
+            raise PortalError("this step is not signed; complete it without one", field="work_item_id")
+        consignment = session.get(Consignment, item.consignment_id)
+        instance = session.get(ProcessInstance, item.instance_id)
+        forms = portal().runtime.forms(session, instance.model_version_id)
+        data = validate_form(forms[item.form_key], data) if item.form_key in forms else data
+        signed_at = signing_time(portal().clock.now())
+        payload = signing_payload(item, consignment, actor, data, [], signed_at)
+    return jsonify(
+        {
+            "payload": json.loads(payload),
+            "payload_base64": base64.b64encode(payload).decode("ascii"),
+            "sha256": hashlib.sha256(payload).hexdigest(),
+            "signed_at": signed_at,
+            "algorithm": "ECDSA P-256 with SHA-256 (DER), RSA PKCS#1 v1.5 with SHA-256, or Ed25519",
+            "complete_with": ["data", "signature", "certificate", "signed_at"],
+        }
+    )

@@ -33,7 +33,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from app.db import Database
 from app.models import Consignment, MessageInbox, Organization, ProcessInstance, TimelineEvent
 
-from . import audit, projections
+from . import audit, projections, statistics
 from .clock import Clock
 from .errors import Conflict, EngineFailure, LostRace, PortalError, StaleRevision
 from .runtime import Runtime
@@ -96,7 +96,7 @@ class CommandContext:
         self.engine: PortalScriptEngine = executor.runtime.script_engine(now)
         self.after_commit: list[Callable[[], None]] = []
         self.loaded: list[LoadedInstance] = []
-        self.audit_events: list[dict[str, Any]] = []
+        self.audit_events: list[audit.PendingEvent] = []
 
     # -- instances -------------------------------------------------------------------------------
     def load(self, consignment: Consignment) -> LoadedInstance:
@@ -248,6 +248,8 @@ class CommandContext:
         hours = None
         if started_at is not None:
             hours = round(self.runtime.calendar.working_hours_between(started_at, self.now), 2)
+            if kind in statistics.MEASURED_KINDS:
+                statistics.step_measured(self.session, consignment, step_id, step_name, hours)
         self.session.add(
             TimelineEvent(
                 consignment_id=consignment.id,
@@ -263,32 +265,26 @@ class CommandContext:
         )
 
     def record(
-        self, consignment: Consignment | None, action: str, data: Any, task_id: str | None = None
+        self,
+        consignment: Consignment | None,
+        action: str,
+        data: Any,
+        task_id: str | None = None,
+        signature: audit.EventSignature | None = None,
     ) -> None:
-        """Add an audit event for this command; the executor appends the command's events at its end."""
+        """Add an audit event for this command; the executor seals the command's events at its end."""
         self.audit_events.append(
-            {
-                "at": self.now,
-                "actor": self.actor.username,
-                "organization": self.actor.organization,
-                "action": action,
-                "data": data,
-                "consignment": consignment,
-                "task_id": task_id,
-            }
-        )
-
-    def append_audit_events(self) -> None:
-        """Append the command's audit events to the chain, in order (inside the write lock)."""
-        for pending in self.audit_events:
-            consignment = pending.pop("consignment")
-            self.session.flush()  # the chain's head must be in the database before the next link
-            audit.append(
-                self.session,
+            audit.pending(
+                at=self.now,
+                actor=self.actor.username,
+                organization=self.actor.organization,
+                action=action,
+                data=data,
                 consignment_id=consignment.id if consignment is not None else None,
-                **pending,
+                task_id=task_id,
+                signature=signature,
             )
-        self.audit_events.clear()
+        )
 
     def wake_worker(self) -> None:
         self.executor.wake_worker()
@@ -318,8 +314,13 @@ class CommandExecutor:
                             result = command.execute(ctx)
                     else:
                         result = command.execute(ctx)
-                    ctx.append_audit_events()
+                    audit.seal(session, ctx.audit_events)
                     session.flush()
+            except audit.AuditChainRace:
+                if attempt < 4:
+                    log.info("audit chain race, retrying %s", type(command).__name__)
+                    continue
+                raise StaleRevision("too much contention on the audit trail; try again") from None
             except (StaleRevision, StaleDataError, IntegrityError) as exc:
                 if optimistic and isinstance(exc, (LostRace, StaleDataError, IntegrityError)):
                     # Another command wrote first what this run had read: run it again holding the write
@@ -328,9 +329,6 @@ class CommandExecutor:
                     optimistic = False
                     continue
                 if isinstance(exc, IntegrityError):
-                    if "prev_hash" in str(exc.orig) and attempt < 4:
-                        log.info("audit chain race, retrying %s", type(command).__name__)
-                        continue
                     raise
                 # System commands (job results, callbacks, timers) are re-run on a lost race: they decide
                 # nothing a person would need to reconsider.

@@ -17,7 +17,7 @@ from sqlalchemy import select
 
 from app.models import Escalation, Job, WorkItem
 
-from . import notifications
+from . import notifications, statistics
 from .clock import parse_aware
 from .errors import EngineFailure
 from .runtime import evaluate_template, resolve_performer
@@ -152,10 +152,13 @@ def sync(ctx: CommandContext, loaded: LoadedInstance) -> datetime | None:
     if workflow.completed:
         ended = end_event(workflow)
         consignment.status = END_STATUSES[ended] if ended else "completed"
-        consignment.finished_at = consignment.finished_at or now
-        consignment.clearance_hours = round(
-            ctx.runtime.calendar.working_hours_between(consignment.registered_at, consignment.finished_at), 2
-        )
+        if consignment.finished_at is None:
+            consignment.finished_at = now
+            consignment.clearance_hours = round(
+                ctx.runtime.calendar.working_hours_between(consignment.registered_at, now), 2
+            )
+            if consignment.status == "cleared":
+                statistics.consignment_cleared(session, consignment, ctx.runtime.calendar.tz)
         consignment.current_step = None
     elif consignment.status == "registered" and ready_ids | started_ids:
         consignment.status = "in_progress"
@@ -177,41 +180,77 @@ def _waiting_label(event) -> str:
     return f"Waiting for {name}"
 
 
-def _open_work_item(ctx: CommandContext, loaded: LoadedInstance, task, escalation: str | None) -> None:
-    spec, session, now = task.task_spec, ctx.session, ctx.now
+def _work_item_fields(ctx: CommandContext, loaded: LoadedInstance, task) -> dict[str, Any]:
+    """What a work item shows of its task: step, form, performer, signature and escalation kind."""
+    spec = task.task_spec
     group = spec.candidate_groups or spec.lane or ""
     group = str(evaluate_template(ctx.engine, group, task.data)) if "${" in group else group
     try:
         performer = resolve_performer(group, {"trader_org": loaded.trader_code, **task.data})
     except ValueError as exc:
         raise EngineFailure(f"task '{spec.bpmn_id}' has no usable performer: {exc}") from exc
-    due_at = None
-    if spec.due_date:
-        value = evaluate_template(ctx.engine, spec.due_date, task.data)
-        due_at = value if isinstance(value, datetime) else parse_aware(str(value))
     extensions = spec.extensions or {}
+    return {
+        "step_id": spec.bpmn_id,
+        "step_name": spec.bpmn_name or spec.bpmn_id,
+        "form_key": spec.form.key if spec.form and spec.form.key else None,
+        "organization": performer.organization,
+        "role": performer.role,
+        "escalation": extensions.get("escalation") or None,
+        "signature_required": extensions.get("signature") == "required",
+    }
+
+
+def _due_at(ctx: CommandContext, task) -> datetime | None:
+    if not task.task_spec.due_date:
+        return None
+    value = evaluate_template(ctx.engine, task.task_spec.due_date, task.data)
+    return value if isinstance(value, datetime) else parse_aware(str(value))
+
+
+def refresh_work_item(
+    ctx: CommandContext, loaded: LoadedInstance, item: WorkItem, task, due_date_changed: bool
+) -> list[str]:
+    """Bring an open work item in line with its task's (new) spec; return the fields that changed.
+
+    A work item whose performer changed goes back to the new performer's inbox unclaimed. The due date is
+    re-evaluated only when its expression changed, so a moved task keeps its deadline.
+    """
+    fields = _work_item_fields(ctx, loaded, task)
+    if due_date_changed:
+        fields["due_at"] = _due_at(ctx, task)
+    changed = [name for name, value in fields.items() if getattr(item, name) != value]
+    for name in changed:
+        setattr(item, name, fields[name])
+    if {"organization", "role"} & set(changed) and item.state == "claimed":
+        item.state, item.assignee_id = "open", None
+        changed.append("claim released")
+    return changed
+
+
+def _open_work_item(ctx: CommandContext, loaded: LoadedInstance, task, escalation: str | None) -> None:
+    session, now = ctx.session, ctx.now
+    spec = task.task_spec
+    fields = _work_item_fields(ctx, loaded, task)
+    fields["escalation"] = escalation
     item = WorkItem(
         instance_id=loaded.row.id,
         consignment_id=loaded.consignment.id,
         task_id=str(task.id),
-        step_id=spec.bpmn_id,
-        step_name=spec.bpmn_name or spec.bpmn_id,
-        form_key=spec.form.key if spec.form and spec.form.key else None,
-        organization=performer.organization,
-        role=performer.role,
         state="open",
-        escalation=escalation,
-        signature_required=extensions.get("signature") == "required",
+        customs_branch=loaded.consignment.customs_branch,
+        lead_agency=loaded.consignment.lead_agency,
         created_at=now,
-        due_at=due_at,
+        due_at=_due_at(ctx, task),
+        **fields,
     )
     session.add(item)
     notifications.notify(
         session,
         now=now,
         kind="escalation" if escalation else "new_task",
-        organization=performer.organization,
-        role=performer.role,
+        organization=item.organization,
+        role=item.role,
         consignment=loaded.consignment,
         step_name=item.step_name,
         work_item=item,
@@ -222,7 +261,7 @@ def _open_work_item(ctx: CommandContext, loaded: LoadedInstance, task, escalatio
             Escalation(
                 consignment_id=loaded.consignment.id,
                 kind=escalation,
-                organization=performer.organization,
+                organization=item.organization,
                 raised_at=now,
                 work_item=item,
             )

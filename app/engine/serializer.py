@@ -179,6 +179,11 @@ class WorkflowCodec:
         self._specs = BpmnWorkflowSerializer(spec_registry)
         self._states = BpmnWorkflowSerializer(state_registry)
 
+    @property
+    def spec_registry(self):
+        """The converter registry for specs (what SpiffWorkflow's diff compares specs with)."""
+        return self._specs.registry
+
     def dump_specs(self, spec, subprocess_specs: dict[str, Any]) -> str:
         return json.dumps(
             {

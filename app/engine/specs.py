@@ -85,7 +85,7 @@ class ClockedCycleTimerEventDefinition(CycleTimerEventDefinition):
         event_value = my_task._get_internal_data("event_value")
         if event_value is None:
             expression = my_task.workflow.script_engine.evaluate(my_task, self.expression)
-            event_value = _parse_cycle(expression, now)
+            event_value = parse_cycle(expression, now)
         ready = False
         if event_value["cycles"] != 0:
             next_event = datetime.fromisoformat(event_value["next"])
@@ -107,7 +107,7 @@ class ClockedCycleTimerEventDefinition(CycleTimerEventDefinition):
                 child.task_spec._update(child)
 
 
-def _parse_cycle(expression: str, now: datetime) -> dict:
+def parse_cycle(expression: str, now: datetime) -> dict:
     parts = expression.upper().replace("--", "/").strip("R").split("/")
     cycles = int(parts[0]) if parts[0] else -1
     if len(parts) == 2 and parts[1].startswith("P"):

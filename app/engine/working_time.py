@@ -233,16 +233,20 @@ class WorkingCalendar:
         if end <= begin:
             return 0.0
         total = timedelta(0)
-        day = self._local_date(begin)
+        first_day = self._local_date(begin)
         last_day = self._local_date(end)
-        while day <= last_day:
+        for day in {first_day, last_day}:  # the two partial days: overlap with their office periods
             if self.is_working_day(day):
                 for opens, closes in self._office_periods(day):
                     overlap = min(closes, end) - max(opens, begin)
                     if overlap > timedelta(0):
                         total += overlap
+        full_days = 0  # every working day in between is a whole office day
+        day = first_day + _ONE_DAY
+        while day < last_day:
+            full_days += self.is_working_day(day)
             day += _ONE_DAY
-        return total / _ONE_HOUR
+        return total / _ONE_HOUR + full_days * self.hours_per_day
 
     def _local_date(self, instant: datetime) -> date:
         """Return the local calendar date of an aware instant."""

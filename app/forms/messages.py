@@ -64,4 +64,8 @@ DOMAIN_REASONS = (
     N_("no such work item in your inbox"),
     N_("this step is no longer open"),
     N_("work item is claimed by someone else"),
+    N_("say what changed in a change note"),
+    N_("type your signing PIN"),
+    N_("wrong signing PIN"),
+    N_("you have no remote-signing certificate; an administrator issues one (portal pki issue)"),
 )

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy import ForeignKey, Index, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .base import Base
@@ -28,12 +28,18 @@ class WorkItem(Base):
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     escalation: Mapped[str | None] = mapped_column(String(64))
     signature_required: Mapped[bool] = mapped_column(default=False)
+    # The consignment's branch and lead agency, copied so dashboards filter open work without a join.
+    customs_branch: Mapped[str | None] = mapped_column(String(8))
+    lead_agency: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[datetime]
     due_at: Mapped[datetime | None]
     completed_at: Mapped[datetime | None]
     completed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
-    __table_args__ = (Index("ix_work_items_inbox", "organization", "role", "state", "due_at"),)
+    __table_args__ = (
+        Index("ix_work_items_inbox", "organization", "role", "state", "due_at"),
+        Index("ix_work_items_open_due", "state", "due_at", "organization", "customs_branch", "lead_agency"),
+    )
     # Every ORM update of a work item checks that its state is still the one read (UPDATE ... WHERE
     # state = <read>): a claim, release or completion that raced another fails instead of overwriting it.
     __mapper_args__ = {"version_id_col": state, "version_id_generator": False}
@@ -78,7 +84,11 @@ class Escalation(Base):
 
 
 class AuditEvent(Base):
-    """Append-only; each row carries the hash of the one before it."""
+    """Append-only; each row carries the hash of the one before it.
+
+    ``chain_version`` 1 rows were sealed before signatures existed; version 2 seals also cover the id, the
+    signature and the signer's certificate. A signed event keeps the exact signed bytes (``signed_payload``),
+    the detached signature and a reference to the certificate; its ``data_hash`` is the payload's SHA-256."""
 
     __tablename__ = "audit_events"
 
@@ -92,3 +102,21 @@ class AuditEvent(Base):
     data_hash: Mapped[str] = mapped_column(String(64))
     prev_hash: Mapped[str] = mapped_column(String(64), unique=True)
     hash: Mapped[str] = mapped_column(String(64), unique=True)
+    chain_version: Mapped[int] = mapped_column(default=2)
+    signature: Mapped[str | None] = mapped_column(Text)  # base64 of the detached signature
+    signed_payload: Mapped[bytes | None] = mapped_column(LargeBinary)
+    certificate_id: Mapped[int | None] = mapped_column(ForeignKey("signing_certificates.id"))
+
+
+class AuditHead(Base):
+    """The chain's head (one row): the id and hash of the newest event.
+
+    It lets ``portal audit verify`` notice a deleted last event, which no link inside the chain can show.
+    Commands move it forward in the same transaction as the events they append; audit rows themselves are
+    never updated or deleted."""
+
+    __tablename__ = "audit_head"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    last_id: Mapped[int]
+    hash: Mapped[str] = mapped_column(String(64))

@@ -49,9 +49,20 @@ def init_web(app: Flask) -> None:
 
     csrf.exempt(api_bp)  # the API authenticates with bearer tokens, never with the session cookie
 
-    from . import consignments, dashboard, inbox, incidents, notifications, pages, tasks, trader
+    from . import consignments, dashboard, inbox, incidents, notifications, pages, studio, tasks, trader
 
-    for module in (auth, pages, inbox, tasks, consignments, trader, dashboard, incidents, notifications):
+    for module in (
+        auth,
+        pages,
+        inbox,
+        tasks,
+        consignments,
+        trader,
+        dashboard,
+        incidents,
+        notifications,
+        studio,
+    ):
         app.register_blueprint(module.bp)
 
     _install_error_pages(app)

@@ -83,6 +83,17 @@ def _login_limit() -> str:
     return current_app.extensions["portal"].settings.login_rate_limit
 
 
+def _ip_limit() -> str:
+    # One address may carry many people (an agency's office behind NAT): three times the per-user limit.
+    count, _, period = _login_limit().partition(" ")
+    return f"{int(count) * 3} {period}" if count.isdigit() else _login_limit()
+
+
+def _failed(response) -> bool:
+    """Only failed sign-ins count against the limits."""
+    return response.status_code != 302
+
+
 def _username_key() -> str:
     return "login:" + (request.form.get("username") or "").strip().lower()[:64]
 
@@ -97,8 +108,8 @@ def _safe_next(target: str | None) -> str:
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(_login_limit, methods=["POST"])
-@limiter.limit(_login_limit, methods=["POST"], key_func=_username_key)
+@limiter.limit(_ip_limit, methods=["POST"], deduct_when=_failed)
+@limiter.limit(_login_limit, methods=["POST"], key_func=_username_key, deduct_when=_failed)
 def login():
     if request.method == "GET":
         return render_template("auth/login.html", next=request.args.get("next", ""))

@@ -11,7 +11,7 @@ from flask import Blueprint, Response, abort, render_template
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from app import queries, reports
+from app import reports
 
 from .auth import current_actor
 from .context import portal
@@ -28,15 +28,15 @@ def _require_manager() -> None:
 
 
 def _figures(db, now):
-    actor = current_actor()
+    scope = reports.scope_of(db, current_actor())
     return {
-        "headline": reports.headline(db, actor, now),
-        "agency_breaches": reports.sla_breaches(db, actor, now, "agency"),
-        "branch_breaches": reports.sla_breaches(db, actor, now, "customs"),
-        "steps": reports.step_times(db, actor),
-        "trend": reports.clearance_trend(db, actor, portal().calendar.hours_per_day),
-        "stalled": reports.stalled_consignments(db, actor),
-        "escalations": queries.escalations(db, actor)[:50],
+        "headline": reports.headline(db, scope, now),
+        "agency_breaches": reports.sla_breaches(db, scope, now, "agency"),
+        "branch_breaches": reports.sla_breaches(db, scope, now, "customs"),
+        "steps": reports.step_times(db, scope),
+        "trend": reports.clearance_trend(db, scope, portal().calendar.hours_per_day),
+        "stalled": reports.stalled_consignments(db, scope),
+        "escalations": reports.open_escalations(db, scope),
     }
 
 
@@ -86,22 +86,22 @@ def export(figure: str):
     _require_manager()
     now = SlaClock.current(portal()).now
     with portal().db.read_session() as db:
-        actor = current_actor()
+        scope = reports.scope_of(db, current_actor())
         if figure == "step-times":
             header = ["step_id", "step_name", "count", "median_working_hours", "p90_working_hours"]
-            rows = [[s.step_id, s.step_name, s.count, s.median, s.p90] for s in reports.step_times(db, actor)]
+            rows = [[s.step_id, s.step_name, s.count, s.median, s.p90] for s in reports.step_times(db, scope)]
         elif figure in ("agency-breaches", "branch-breaches"):
             kind = "agency" if figure == "agency-breaches" else "customs"
             header = ["organization", "name", "items_with_deadline", "breached", "share"]
             rows = [
                 [b.organization, b.name, b.items, b.breached, round(b.share, 4)]
-                for b in reports.sla_breaches(db, actor, now, kind)
+                for b in reports.sla_breaches(db, scope, now, kind)
             ]
         elif figure == "clearance-trend":
             header = ["week", "cleared", "mean_working_days", "baseline_days", "target_days"]
             rows = [
                 [p.period, p.cleared, p.mean_days, reports.BASELINE_DAYS, reports.TARGET_DAYS]
-                for p in reports.clearance_trend(db, actor, portal().calendar.hours_per_day)
+                for p in reports.clearance_trend(db, scope, portal().calendar.hours_per_day)
             ]
         elif figure == "stalled":
             header = ["declaration_no", "status", "current_step", "raised_at", "last_activity_at"]
@@ -113,7 +113,7 @@ def export(figure: str):
                     e.raised_at.isoformat(),
                     c.last_activity_at.isoformat(),
                 ]
-                for e, c in reports.stalled_consignments(db, actor, limit=10_000)
+                for e, c in reports.stalled_consignments(db, scope, limit=10_000)
             ]
         else:
             abort(404)

@@ -15,7 +15,7 @@ START_PAGE = {
     "trader": "consignments.mine",
     "manager": "dashboard.index",
     "admin": "incidents.index",
-    "analyst": "consignments.search",
+    "analyst": "studio.index",
 }
 
 

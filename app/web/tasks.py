@@ -18,6 +18,8 @@ from app.forms.rendering import field_views, form_title, parse_submission
 from app.forms.uploads import attachment_rules, check_uploads
 from app.forms.validation import validate_form
 from app.models import Consignment, ModelVersion, ProcessInstance
+from app.signing.errors import SignatureRejected
+from app.signing.service import PinSigning
 
 from .auth import current_actor
 from .context import portal
@@ -64,6 +66,7 @@ def _render(item, consignment, instance, schema, *, values=None, errors=None, st
             errors=summary,
             attachment_rules=attachment_rules(schema),
             attachment_error=messages.get("attachments"),
+            pin_error=messages.get("signing_pin"),
             files=files,
             sla=SlaClock.current(portal()),
             editable=item.state in ("open", "claimed") and item.role == current_actor().role,
@@ -108,7 +111,10 @@ def submit(work_item_id: int):
     if errors:
         return _render(item, consignment, instance, schema, values=shown, errors=errors, status=422)
     expected = request.form.get("revision", type=int)
-    command = CompleteWorkItem(work_item_id, data, expected_revision=expected, attachments=tuple(uploads))
+    signing = PinSigning(request.form.get("signing_pin", "")) if item.signature_required else None
+    command = CompleteWorkItem(
+        work_item_id, data, expected_revision=expected, attachments=tuple(uploads), signing=signing
+    )
     try:
         portal().execute(command, current_actor())
     except StaleRevision:
@@ -123,6 +129,9 @@ def submit(work_item_id: int):
         return _render(item, consignment, instance, schema, values=shown, errors=[error], status=409)
     except ValidationFailed as exc:
         return _render(item, consignment, instance, schema, values=shown, errors=exc.errors, status=422)
+    except SignatureRejected as exc:  # shown at the PIN field, the only signing input of the web form
+        error = {"field": "signing_pin", "reason": exc.message}
+        return _render(item, consignment, instance, schema, values=shown, errors=[error], status=exc.status)
     except PortalError as exc:
         error = {"field": exc.field or "form", "reason": exc.message}
         return _render(item, consignment, instance, schema, values=shown, errors=[error], status=exc.status)
@@ -135,4 +144,6 @@ def _label(views, field: str) -> str:
     for view in views:
         if view.name == name:
             return view.label
+    if name == "signing_pin":
+        return _("Signing PIN")
     return _("Attachments") if name == "attachments" else name

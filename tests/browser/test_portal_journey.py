@@ -11,6 +11,7 @@ from datetime import timedelta
 import pytest
 
 from app.settings import PROJECT_ROOT
+from app.signing.pki import DEMO_PIN
 from tests.procedure import registration, worker_settles
 
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
@@ -106,6 +107,7 @@ def test_a_consignment_with_preservation_moves_through_everyone_s_desk(
         assert form.get_by_label("Thời điểm lấy mẫu").input_value() == "2026-12-07T09:00"
         page.locator("main").get_by_label("Người đại diện doanh nghiệp").fill("Trần Thị Bình")
         page.locator("main").get_by_label("Địa điểm lấy mẫu").fill("Bãi kiểm hóa Cát Lái")
+        page.locator("main").get_by_label("Mã PIN ký số").fill(DEMO_PIN)  # the record is signed
         page.get_by_role("button", name="Hoàn thành bước này").click()
         page.wait_for_load_state()
         assert "/consignments/" in page.url
@@ -137,6 +139,7 @@ def test_a_consignment_with_preservation_moves_through_everyone_s_desk(
         desks.append(head)
         page = head.open_task(number, "Decide on release for preservation")
         page.locator("main").get_by_label("Đồng ý cho mang hàng về bảo quản").check()
+        page.locator("main").get_by_label("Mã PIN ký số").fill(DEMO_PIN)
         page.get_by_role("button", name="Hoàn thành bước này").click()
         page.wait_for_load_state()
 

@@ -12,6 +12,7 @@ import requests
 from app.demo import _drive
 from app.settings import PROJECT_ROOT
 from app.stack import Stack
+from tests.web.client import Person, texts
 
 DEMO = json.loads((PROJECT_ROOT / "config" / "demo_consignments.json").read_text(encoding="utf-8"))
 SEED = json.loads((PROJECT_ROOT / "config" / "seed.json").read_text(encoding="utf-8"))
@@ -33,12 +34,20 @@ def test_all_ten_demo_consignments_reach_the_end_of_the_procedure(database_url, 
         incidents = requests.get(
             f"{api}/incidents", headers={"Authorization": "Bearer demo-admin"}, timeout=10
         )
+        # The pages over the same gunicorn workers: one sign-in holds across every worker process.
+        manager = Person(stack.urls["web"], "manager.02ci")
+        assert manager.signs_in().status_code == 302
+        pages = [manager.get(path) for path in ("/dashboard", "/consignments", "/inbox") * 6]
+        trend = texts(pages[0], "//table[@data-table='trend']//tbody/tr/td[2]")
 
     assert summary.unfinished == 0
     assert {cid: body["status"] for cid, body in outcomes.items()} == {
         cid: ("non_compliance_handled" if cid == "C09" else "cleared") for cid in outcomes
     }
     assert incidents.json()["items"] == []
+    assert [p.status_code for p in pages] == [200] * len(pages)
+    assert all("/login" not in p.url for p in pages)
+    assert sum(int(n) for n in trend) == 8  # 02CI clears eight: C09 fails, C10 belongs to 02AB
     steps = {cid: [t["step_id"] for t in body["timeline"]] for cid, body in outcomes.items()}
     assert "decide_preservation" in steps["C04"]  # release for preservation
     assert "nominate_containers" in steps["C03"]  # five containers: customs nominates

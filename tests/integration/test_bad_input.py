@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 
 from app.models import ApiToken, Base, Job, Organization, User, WorkItem
 from app.security.credentials import hash_token
+from app.signing.pki import DEMO_PIN, issue_user_certificate
 from tests.procedure import (
     FAIL,
     NON_COMPLIANCE,
@@ -68,9 +69,15 @@ def submits_registration(live_portal: str, username: str, payload: Any) -> reque
 
 
 def submits_form(
-    live_portal: str, username: str, work_item_id: int, data: Any, expected_revision: int | None = None
+    live_portal: str,
+    username: str,
+    work_item_id: int,
+    data: Any,
+    expected_revision: int | None = None,
+    pin: str = DEMO_PIN,
 ) -> requests.Response:
-    body: dict[str, Any] = {"data": data}
+    """Submit a step's form, typing the signing PIN (used only where the model asks for a signature)."""
+    body: dict[str, Any] = {"data": data, "pin": pin}
     if expected_revision is not None:
         body["expected_revision"] = expected_revision
     return api(live_portal, "POST", f"/work-items/{work_item_id}/complete", username, json=body)
@@ -88,7 +95,8 @@ def assert_refused(response: requests.Response, status: int, field: str, reason:
     if reason is not None:
         assert reason in body["reason"], body
     if "errors" in body:
-        assert {"field": body["field"], "reason": body["reason"]} in body["errors"], body
+        named = [{"field": e.get("field"), "reason": e.get("reason")} for e in body["errors"]]
+        assert {"field": body["field"], "reason": body["reason"]} in named, body  # entries may add a code
         assert all(e.get("field") and e.get("reason") for e in body["errors"]), body
     return body
 
@@ -430,6 +438,7 @@ def second_user(portal, clock, username: str, organization: str, role: str) -> s
                 user_id=user.id, token_hash=hash_token(token(username)), name="test", created_at=clock.now()
             )
         )
+        issue_user_certificate(session, portal.settings, username, pin=DEMO_PIN)
     return username
 
 

@@ -288,12 +288,6 @@ def test_every_parse_problem_is_reported_at_once():
     assert {p.file for p in problems} == {BPMN, "fees.dmn", "forms/fee_payment.json"}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="compile_bundle raises as soon as a form is broken (the `if problems: raise` "
-    "before get_spec), so the BPMN's lint problems stay hidden until the form "
-    "is fixed",
-)
 def test_a_broken_form_does_not_hide_lint_problems():
     problems = problems_of(
         bundle(
@@ -342,11 +336,25 @@ def test_bundle_with_another_process_id():
 
 
 # -- forms ---------------------------------------------------------------------------------------------------
+USING_FORM = ["escalate_port_move", "escalate_preservation_decision", "escalate_result_overdue"]
+
+
+def form_problem(candidate: Bundle) -> Problem:
+    """The one problem in the broken form's file; each task using the form is also pointed at it."""
+    problems = problems_of(candidate)
+    in_form = [p for p in problems if p.file == FORM]
+    assert len(in_form) == 1, [str(p) for p in problems]
+    follow_ons = sorted((p.element_id, p.message) for p in problems if p.file != FORM)
+    message = f"form 'escalation_review' cannot be used: {FORM} has errors"
+    assert follow_ons == [(task, message) for task in USING_FORM]
+    return in_form[0]
+
+
 def test_form_that_is_not_valid_json_has_a_line():
     broken = FORM_TEXT.replace('"comment"\n  ],', '"comment",\n  ],')
     assert broken != FORM_TEXT
     bad_line = broken[: broken.index('"comment",\n  ],')].count("\n") + 2
-    problem = only_problem(bundle(files={FORM: broken.encode()}))
+    problem = form_problem(bundle(files={FORM: broken.encode()}))
     assert problem.file == FORM
     assert problem.message.startswith("not valid JSON")
     assert problem.line == bad_line
@@ -365,20 +373,20 @@ def test_form_that_is_not_valid_json_has_a_line():
     ids=["type-number", "type-unknown", "negative-length", "properties-list", "required-string"],
 )
 def test_form_that_is_not_a_json_schema(schema):
-    problem = only_problem(bundle(files={FORM: json.dumps(schema).encode()}))
+    problem = form_problem(bundle(files={FORM: json.dumps(schema).encode()}))
     assert problem.file == FORM
     assert problem.message.startswith("not a valid JSON Schema")
 
 
 def test_form_that_is_not_utf8():
-    problem = only_problem(bundle(files={FORM: FORM_TEXT.encode("utf-16")}))
+    problem = form_problem(bundle(files={FORM: FORM_TEXT.encode("utf-16")}))
     assert (problem.file, problem.message) == (FORM, "form file is not UTF-8")
 
 
 def test_form_that_is_too_large():
     schema = json.loads(FORM_TEXT)
     schema["description"] = "x" * 300_000
-    problem = only_problem(bundle(files={FORM: json.dumps(schema).encode()}))
+    problem = form_problem(bundle(files={FORM: json.dumps(schema).encode()}))
     assert (problem.file, problem.message) == (FORM, "form file too large")
 
 
@@ -556,23 +564,8 @@ def test_cosmetic_vendor_extensions_do_not_break_an_executable_model():
 
 # -- corpus ----------------------------------------------------------------------------------------------
 CORPUS_FILES = sorted(p.name for p in CORPUS.glob("*.bpmn"))
-ENCODING_BUG = (
-    "the validator accepts a non-UTF-8 file, but DeployBundle stores files with data.decode('utf-8') "
-    "(app/engine/commands/deployment.py) and crashes"
-)
-NO_LOCATION_BUG = "the 'process not found' problem has neither a line nor an element id"
-KNOWN_APP_BUGS = {
-    "invalid_boundary_attached_to_missing.bpmn": (
-        "a boundary event attached to a missing activity is silently dropped, not reported"
-    ),
-    "invalid_candidate_group_unknown_kind.bpmn": (
-        "lint accepts a candidateGroups kind that runtime.resolve_performer rejects with ValueError"
-    ),
-    "hostile_iso8859_declared_vietnamese_utf8.bpmn": ENCODING_BUG,
-    "hostile_windows1258_declared_iso8859.bpmn": ENCODING_BUG,
-    "foreign_signavio_sid_process_id.bpmn": NO_LOCATION_BUG,
-    "hostile_bpmn_without_process.bpmn": NO_LOCATION_BUG,
-}
+# Corpus files the validator still gets wrong, each with the reason (their tests are strict xfails).
+KNOWN_APP_BUGS: dict[str, str] = {}
 
 
 def _corpus_param(name: str):
@@ -690,11 +683,6 @@ def test_dmn_cell_with_forbidden_syntax_is_reported(cell):
     assert any(p.file == "lead_agency.dmn" for p in problems)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a file declared ISO-8859-1 holding UTF-8 Vietnamese is accepted and its "
-    "names are silently garbled (mojibake)",
-)
 def test_iso_8859_1_declaration_over_vietnamese_text_is_refused():
     text = edit(
         ('<?xml version="1.0" encoding="UTF-8"?>', '<?xml version="1.0" encoding="ISO-8859-1"?>'),
@@ -755,12 +743,6 @@ PERFORMER_CASES = {
 }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="lint accepts a lane (or any candidateGroups kind) as the performer, but "
-    "projections._open_work_item passes the lane name ('Trader') to "
-    "runtime.resolve_performer, which raises ValueError",
-)
 @pytest.mark.parametrize("replacement", PERFORMER_CASES.values(), ids=PERFORMER_CASES.keys())
 def test_every_accepted_user_task_resolves_to_a_performer(replacement):
     try:

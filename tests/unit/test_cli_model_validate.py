@@ -111,7 +111,7 @@ def test_broken_bundle_in_json(broken_bundle):
     assert report["valid"] is False
     assert len(report["problems"]) == 3
     for problem in report["problems"]:
-        assert set(problem) == {"file", "line", "element_id", "message"}
+        assert set(problem) == {"file", "line", "element_id", "element_name", "message"}
         assert problem["file"] == BPMN and problem["element_id"] and problem["message"]
     assert {p["element_id"] for p in report["problems"]} == {
         "capture_payment",
@@ -156,7 +156,13 @@ def test_missing_path_in_json():
     assert json.loads(result.stdout) == {
         "valid": False,
         "problems": [
-            {"file": "no-such-bundle", "line": None, "element_id": None, "message": "no such file or folder"}
+            {
+                "file": "no-such-bundle",
+                "line": None,
+                "element_id": None,
+                "element_name": None,
+                "message": "no such file or folder",
+            }
         ],
     }
 

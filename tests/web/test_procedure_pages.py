@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import func, select
 
 from app.models import Attachment, AuditEvent, Notification, WorkItem
+from app.signing.pki import DEMO_PIN
 from tests.procedure import consignment, registration, work_item, worker_settles
 from tests.web.client import page, texts
 
@@ -101,18 +102,31 @@ def test_consignment_goes_through_the_pages_from_registration_to_clearance(porta
     )
     assert _counts(portal) == before
 
+    sampling = {
+        "revision": revision,
+        "sampled_at": "2026-12-07T09:00",
+        "sample_count": "3",
+        "seal_numbers": "SL-001, SL-002",
+        "trader_representative": "Nguyễn Văn An",
+        "sampling_place": "Cat Lai inspection yard",
+        "customs_supervised": "on",
+    }
+    for pin, reason in (("", "Hãy nhập mã PIN ký số"), ("654321", "Mã PIN ký số không đúng")):
+        unsigned = officer.http.post(
+            officer.base_url + f"/work-items/{item.id}",
+            data={"csrf_token": officer.csrf(f"/work-items/{item.id}"), "signing_pin": pin, **sampling},
+            files=[("attachments", ("samples.png", PNG, "image/png"))],
+            allow_redirects=False,
+            timeout=20,
+        )
+        assert unsigned.status_code == 422, pin
+        assert texts(unsigned, "//p[@id='field-signing_pin-error']") == [reason]
+        assert page(unsigned).xpath("//input[@name='seal_numbers']/@value") == ["SL-001, SL-002"]
+        assert _counts(portal) == before
+
     done = officer.http.post(
         officer.base_url + f"/work-items/{item.id}",
-        data={
-            "csrf_token": officer.csrf(f"/work-items/{item.id}"),
-            "revision": revision,
-            "sampled_at": "2026-12-07T09:00",
-            "sample_count": "3",
-            "seal_numbers": "SL-001, SL-002",
-            "trader_representative": "Nguyễn Văn An",
-            "sampling_place": "Cat Lai inspection yard",
-            "customs_supervised": "on",
-        },
+        data={"csrf_token": officer.csrf(f"/work-items/{item.id}"), "signing_pin": DEMO_PIN, **sampling},
         files=[("attachments", ("samples.png", PNG, "image/png"))],
         allow_redirects=False,
         timeout=20,
@@ -133,6 +147,7 @@ def test_consignment_goes_through_the_pages_from_registration_to_clearance(porta
             "certificate_no": "KQ-000123",
             "conclusion": "Đạt yêu cầu QCVN.",
             "issued_at": "2026-12-07T10:00",
+            "signing_pin": DEMO_PIN,
         },
         files=[("attachments", ("lab-report.pdf", PDF, "application/pdf"))],
         allow_redirects=False,

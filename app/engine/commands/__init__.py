@@ -6,12 +6,14 @@
 * ``messages`` — callbacks from outside systems (the port's ``ContainerPositioned``);
 * ``timers`` — fire due BPMN timers; raise "stalled consignment" escalations;
 * ``profile`` — a person's language and notifications read;
-* ``deployment`` — deploy a model bundle as a new immutable version.
+* ``deployment`` — deploy a model bundle as a new immutable version;
+* ``migration`` — move a running consignment to another deployed version.
 """
 
 from .deployment import DeployBundle
 from .jobs import ClaimDueJobs, CompleteJob, FailJob, RetryIncident
 from .messages import CorrelateMessage
+from .migration import MigrateConsignment
 from .profile import MarkNotificationsRead, SetLanguage
 from .registration import RegisterConsignment
 from .timers import DetectStalledConsignments, FireDueTimers
@@ -28,6 +30,7 @@ __all__ = [
     "FailJob",
     "FireDueTimers",
     "MarkNotificationsRead",
+    "MigrateConsignment",
     "ReassignWorkItem",
     "RegisterConsignment",
     "ReleaseWorkItem",

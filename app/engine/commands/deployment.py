@@ -10,6 +10,7 @@ from app.models import ModelVersion
 
 from ..bundle import Bundle, compile_bundle
 from ..executor import CommandContext
+from .messages import KNOWN_MESSAGES
 
 
 @dataclass
@@ -18,9 +19,12 @@ class DeployBundle:
     note: str = ""
     known_topics: frozenset[str] | None = None
     only_if_changed: bool = False
+    known_messages: frozenset[str] | None = frozenset(KNOWN_MESSAGES)
 
     def execute(self, ctx: CommandContext) -> ModelVersion:
-        compiled = compile_bundle(self.bundle, known_topics=self.known_topics)
+        compiled = compile_bundle(
+            self.bundle, known_topics=self.known_topics, known_messages=self.known_messages
+        )
         latest = ctx.session.scalar(select(ModelVersion).order_by(ModelVersion.version.desc()).limit(1))
         if self.only_if_changed and latest is not None and latest.checksum == self.bundle.checksum:
             return latest

@@ -11,6 +11,7 @@ from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import or_, select
 
 from app.models import Consignment, Job
+from app.signing.service import seal_system_decision
 
 from ..errors import Conflict, NotFound
 from ..executor import CommandContext
@@ -96,6 +97,10 @@ class CompleteJob:
                 task.data[name] = evaluate_template(ctx.engine, expr, scope)
         else:
             task.data.update(self.result)
+        signature = None
+        if (spec.extensions or {}).get("signature") == "required":  # sealed by the portal (clearance)
+            name = spec.bpmn_name or spec.bpmn_id
+            signature = seal_system_decision(ctx, consignment, job.task_id, spec.bpmn_id, name, self.result)
         task.complete()
         ctx.run_engine(loaded)
         ctx.timeline(
@@ -109,7 +114,11 @@ class CompleteJob:
             detail={"result": self.result, "attempts": job.attempts},
         )
         ctx.record(
-            consignment, "job_completed", {"topic": job.topic, "result": self.result}, task_id=job.task_id
+            consignment,
+            "job_completed",
+            {"topic": job.topic, "result": self.result},
+            task_id=job.task_id,
+            signature=signature,
         )
         ctx.save(loaded)
         return job

@@ -11,8 +11,9 @@ from sqlalchemy import select, update
 from app.forms.uploads import Upload
 from app.forms.validation import validate_form
 from app.models import Attachment, Consignment, Organization, User, WorkItem
+from app.signing.service import Signing, sign_decision
 
-from .. import notifications
+from .. import notifications, statistics
 from ..errors import Conflict, Forbidden, NotFound, PortalError, StaleRevision
 from ..executor import Actor, CommandContext
 from ..runtime import find_task
@@ -130,6 +131,7 @@ class CompleteWorkItem:
     data: Any = field(default_factory=dict)
     expected_revision: int | None = None
     attachments: tuple[Upload, ...] = ()  # already checked by app.forms.uploads.check_uploads
+    signing: Signing | None = None  # a PIN (remote signing) or a client's signature; see app.signing
 
     def execute(self, ctx: CommandContext) -> WorkItem:
         item = _load_item(ctx, self.work_item_id)
@@ -154,11 +156,18 @@ class CompleteWorkItem:
         )
 
         stored = _store_attachments(ctx, item, self.attachments)
+        signature = None
+        if item.signature_required:  # declared in the model (camunda:property signature=required)
+            signature = sign_decision(ctx, item, consignment, data, stored, self.signing)
         task.data.update(data)
         notify = (task.task_spec.extensions or {}).get("notify")
         task.run()
         ctx.run_engine(loaded)
         item.state, item.completed_at, item.completed_by_id = "completed", ctx.now, ctx.actor.user_id
+        if item.due_at is not None:
+            statistics.deadline_task_completed(
+                ctx.session, consignment, item.organization, ctx.now > item.due_at
+            )
         ctx.timeline(
             consignment,
             "task",
@@ -170,7 +179,7 @@ class CompleteWorkItem:
         audit_data = {"step": item.step_id, "data": data}
         if stored:
             audit_data["attachments"] = stored
-        ctx.record(consignment, "task_completed", audit_data, task_id=item.task_id)
+        ctx.record(consignment, "task_completed", audit_data, task_id=item.task_id, signature=signature)
         if notify == "trader":  # the model asks to tell the trader about this decision
             notifications.notify(
                 ctx.session,

@@ -1,0 +1,132 @@
+"""The analysts' studio: open the working copy, save one file of it (validated, kept even when it has
+problems so work is never lost), and deploy it as a new model version when it is valid."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+
+from app.models import ModelVersion
+from app.models.studio import ModelDraft
+from app.tasks import KNOWN_TOPICS
+
+from ..bundle import BundleInvalid
+from ..drafts import MAX_FILE_CHARS, bundle_of, files_of, problems_of
+from ..errors import Conflict, Forbidden, NotFound, PortalError
+from ..executor import CommandContext
+from .deployment import DeployBundle
+
+STUDIO_ROLES = ("analyst", "admin")
+
+
+def _require_analyst(ctx: CommandContext) -> None:
+    if ctx.actor.role not in STUDIO_ROLES and ctx.actor.role != "system":
+        raise Forbidden("only process analysts change the model", field="role")
+
+
+def _latest(ctx: CommandContext) -> ModelVersion | None:
+    return ctx.session.scalar(select(ModelVersion).order_by(ModelVersion.version.desc()).limit(1))
+
+
+def _draft(ctx: CommandContext) -> ModelDraft:
+    draft = ctx.session.scalar(select(ModelDraft).order_by(ModelDraft.id).limit(1))
+    if draft is None:
+        latest = _latest(ctx)
+        if latest is None:
+            raise NotFound("nothing deployed yet to start from", field="version")
+        draft = ModelDraft(
+            files=files_of(latest),
+            base_version=latest.version,
+            updated_by=ctx.actor.username,
+            updated_at=ctx.now,
+        )
+        ctx.session.add(draft)
+        ctx.session.flush()
+    return draft
+
+
+@dataclass
+class OpenDraft:
+    """The working copy (created from the newest version the first time)."""
+
+    def execute(self, ctx: CommandContext) -> ModelDraft:
+        _require_analyst(ctx)
+        return _draft(ctx)
+
+
+@dataclass
+class SaveDraftFile:
+    name: str
+    text: str
+    expected_revision: int | None = None
+
+    def execute(self, ctx: CommandContext) -> dict[str, Any]:
+        _require_analyst(ctx)
+        draft = _draft(ctx)
+        if self.expected_revision is not None and self.expected_revision != draft.revision:
+            raise Conflict("someone saved the model since you opened it; reload it", field="revision")
+        if self.name not in draft.files and not (
+            self.name.startswith("forms/") and self.name.endswith(".json")
+        ):
+            raise PortalError(f"{self.name!r} is not a file of the bundle", field="name")
+        if "/" in self.name.removeprefix("forms/") or ".." in self.name:
+            raise PortalError("file names are plain names (or forms/<key>.json)", field="name")
+        if len(self.text) > MAX_FILE_CHARS:
+            raise PortalError(f"the file is larger than {MAX_FILE_CHARS // 1024 // 1024} MB", field="xml")
+        files = dict(draft.files)
+        files[self.name] = self.text
+        draft.files, draft.revision = files, draft.revision + 1
+        draft.updated_by, draft.updated_at = ctx.actor.username, ctx.now
+        problems = problems_of(bundle_of(draft), KNOWN_TOPICS)
+        ctx.record(None, "model_draft_saved", {"file": self.name, "problems": len(problems)})
+        return {"revision": draft.revision, "problems": [p.as_dict() for p in problems]}
+
+
+@dataclass
+class DiscardDraft:
+    """Start the working copy again from a deployed version (the newest when none is given)."""
+
+    version: int | None = None
+
+    def execute(self, ctx: CommandContext) -> ModelDraft:
+        _require_analyst(ctx)
+        source = (
+            ctx.session.scalar(select(ModelVersion).where(ModelVersion.version == self.version))
+            if self.version is not None
+            else _latest(ctx)
+        )
+        if source is None:
+            raise NotFound(f"no version {self.version}", field="version")
+        draft = _draft(ctx)
+        draft.files, draft.base_version = files_of(source), source.version
+        draft.revision += 1
+        draft.updated_by, draft.updated_at = ctx.actor.username, ctx.now
+        ctx.record(None, "model_draft_reset", {"version": source.version})
+        return draft
+
+
+@dataclass
+class DeployDraft:
+    note: str
+    expected_revision: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def execute(self, ctx: CommandContext) -> ModelVersion:
+        _require_analyst(ctx)
+        if not self.note.strip():
+            raise PortalError("say what changed in a change note", field="note")
+        draft = _draft(ctx)
+        if self.expected_revision is not None and self.expected_revision != draft.revision:
+            raise Conflict("the model changed since you checked it; review it again", field="revision")
+        try:
+            version = DeployBundle(
+                bundle_of(draft), note=self.note.strip(), known_topics=KNOWN_TOPICS
+            ).execute(ctx)
+        except BundleInvalid as exc:
+            raise PortalError(
+                f"the model has {len(exc.problems)} problem(s); fix them before deploying", field="model"
+            ) from None
+        draft.base_version = version.version
+        return version

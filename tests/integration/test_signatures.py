@@ -1,0 +1,319 @@
+"""Signed decisions over the real HTTP API, on SQLite and PostgreSQL.
+
+The agency officer signs the sampling record either by typing the signing PIN (the portal holds the key)
+or with a client that signs the exact payload the portal hands out. Every bad signature — wrong PIN,
+another key, an expired, revoked or untrusted certificate, a payload that does not match, a stale signing
+time — is refused with a 422 naming the field, and the database is exactly as it was."""
+
+from __future__ import annotations
+
+import base64
+import json
+from datetime import UTC, datetime, timedelta
+
+from click.testing import CliRunner
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.x509.oid import NameOID
+from sqlalchemy import select
+
+from app.cli import main
+from app.models import AuditEvent, Consignment, SigningCertificate, User
+from app.signing import keys, pki
+from tests.integration.test_bad_input import (
+    api,
+    assert_refused,
+    beef_waiting_for_sampling,
+    snapshot,
+    submits_form,
+    the_work_item,
+    work_item_state,
+)
+from tests.procedure import PASS, PAYMENT, SAMPLING, completes, consignment, worker_settles
+
+OFFICER = "officer.raho6"
+
+
+# -- helpers ------------------------------------------------------------------------------------------------
+class ClientKey:
+    """An API client's own key pair and the certificate the agency's CA issued for it."""
+
+    def __init__(self, portal, username: str, **validity) -> None:
+        self.key = keys.new_signing_key()
+        csr = (
+            x509.CertificateSigningRequestBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, username)]))
+            .sign(self.key, hashes.SHA256())
+            .public_bytes(serialization.Encoding.PEM)
+        )
+        with portal.db.write_session.begin() as session:
+            row = pki.issue_user_certificate(session, portal.settings, username, csr_pem=csr, **validity)
+            self.row_id = row.id
+            self.pem = (
+                x509.load_der_x509_certificate(row.der).public_bytes(serialization.Encoding.PEM).decode()
+            )
+
+    def sign(self, payload: bytes, key=None) -> str:
+        return base64.b64encode(keys.sign(key or self.key, payload)).decode()
+
+
+def signing_payload(live_portal: str, username: str, work_item_id: int, data: dict) -> dict:
+    response = api(
+        live_portal, "POST", f"/work-items/{work_item_id}/signing-payload", username, json={"data": data}
+    )
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def submits_signed_form(live_portal, username, work_item_id, data, signature, certificate, signed_at):
+    body = {"data": data, "signature": signature, "certificate": certificate, "signed_at": signed_at}
+    return api(live_portal, "POST", f"/work-items/{work_item_id}/complete", username, json=body)
+
+
+def signed_events(portal, declaration_no: str) -> list[AuditEvent]:
+    with portal.db.session() as session:
+        c = session.scalar(select(Consignment).where(Consignment.declaration_no == declaration_no))
+        return list(
+            session.scalars(
+                select(AuditEvent)
+                .where(AuditEvent.consignment_id == c.id, AuditEvent.signature.is_not(None))
+                .order_by(AuditEvent.id)
+            )
+        )
+
+
+def audit_verify(portal) -> tuple[int, str]:
+    env = {
+        "PORTAL_DATABASE_URL": portal.settings.database_url,
+        "PORTAL_PKI_DIR": str(portal.settings.pki_dir),
+    }
+    result = CliRunner().invoke(main, ["audit", "verify"], env=env)
+    return result.exit_code, result.output
+
+
+def foreign_ca_certificate(username: str, key) -> str:
+    """A certificate for ``username`` from a CA the portal does not trust."""
+    ca_key = keys.new_signing_key()
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Some Other CA")])
+    now = datetime(2026, 12, 1, tzinfo=UTC)
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
+        .public_key(ca_key.public_key())
+        .serial_number(1)
+        .not_valid_before(now)
+        .not_valid_after(now + timedelta(days=365))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(ca_key, hashes.SHA256())
+    )
+    leaf = pki.signing_certificate(
+        x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, username)]),
+        key.public_key(),
+        ca,
+        ca_key,
+        now,
+        now + timedelta(days=365),
+    )
+    return leaf.public_bytes(serialization.Encoding.PEM).decode()
+
+
+# -- the two ways to sign -------------------------------------------------------------------------------
+def test_the_officer_signs_the_sampling_record_with_the_signing_pin(portal, live_portal, worker):
+    number, item = beef_waiting_for_sampling(portal, worker)
+
+    response = submits_form(live_portal, OFFICER, item.id, SAMPLING, pin=pki.DEMO_PIN)
+
+    assert response.status_code == 200, response.text
+    [event] = signed_events(portal, number)
+    payload = json.loads(event.signed_payload)
+    assert payload["task"]["step"] == "record_sampling"
+    assert payload["data"] == SAMPLING
+    assert payload["signer"] == {"user": OFFICER, "organization": "RAHO6"}
+    with portal.db.session() as session:
+        cert = session.get(SigningCertificate, event.certificate_id)
+        officer = session.scalar(select(User).where(User.username == OFFICER))
+        assert cert.user_id == officer.id and cert.purpose == "personal"
+    public_key = x509.load_der_x509_certificate(cert.der).public_key()
+    assert keys.signature_holds(public_key, base64.b64decode(event.signature), event.signed_payload)
+    code, output = audit_verify(portal)
+    assert code == 0 and "1 signed, every signature verified" in output, output
+
+
+def test_an_api_client_signs_the_exact_payload_itself(portal, live_portal, worker):
+    number, item = beef_waiting_for_sampling(portal, worker)
+    client = ClientKey(portal, OFFICER)
+
+    offered = signing_payload(live_portal, OFFICER, item.id, SAMPLING)
+    payload = base64.b64decode(offered["payload_base64"])
+    assert json.loads(payload) == offered["payload"]
+    assert offered["payload"]["data"] == SAMPLING and offered["signed_at"] == "2026-12-07T01:00:00Z"
+    response = submits_signed_form(
+        live_portal, OFFICER, item.id, SAMPLING, client.sign(payload), client.pem, offered["signed_at"]
+    )
+
+    assert response.status_code == 200, response.text
+    [event] = signed_events(portal, number)
+    assert event.signed_payload == payload and event.certificate_id == client.row_id
+    assert audit_verify(portal)[0] == 0
+
+
+def test_a_whole_consignment_carries_signed_sampling_result_and_sealed_clearance(portal, live_portal, worker):
+    number, _ = beef_waiting_for_sampling(portal, worker)
+    completes(portal, OFFICER, number, "record_sampling", SAMPLING)
+    completes(portal, OFFICER, number, "publish_result", PASS)
+    worker_settles(worker, portal, number)
+    completes(portal, "trader.t01", number, "pay_fees", PAYMENT)
+
+    assert worker_settles(worker, portal, number).status == "cleared"
+    steps = [json.loads(e.signed_payload)["task"]["step"] for e in signed_events(portal, number)]
+    assert steps == ["record_sampling", "publish_result", "clear_goods"]
+    clearance = signed_events(portal, number)[-1]
+    assert json.loads(clearance.signed_payload)["signer"] == {"user": "system", "organization": "PORTAL"}
+    code, output = audit_verify(portal)
+    assert code == 0 and "3 signed" in output, output
+
+
+# -- refusals: nothing completed ---------------------------------------------------------------------------
+def test_a_wrong_signing_pin_is_refused_and_nothing_is_completed(portal, live_portal, worker):
+    _, item = beef_waiting_for_sampling(portal, worker)
+    before = snapshot(portal)
+
+    assert_refused(submits_form(live_portal, OFFICER, item.id, SAMPLING, pin="654321"), 422, "pin", "wrong")
+    response = api(live_portal, "POST", f"/work-items/{item.id}/complete", OFFICER, json={"data": SAMPLING})
+    assert_refused(response, 422, "pin", "must be signed")
+
+    assert snapshot(portal) == before
+    assert work_item_state(portal, item.id) == "open"
+
+
+def test_a_signature_made_with_another_key_is_refused_and_nothing_is_completed(portal, live_portal, worker):
+    _, item = beef_waiting_for_sampling(portal, worker)
+    client = ClientKey(portal, OFFICER)
+    offered = signing_payload(live_portal, OFFICER, item.id, SAMPLING)
+    payload = base64.b64decode(offered["payload_base64"])
+    before = snapshot(portal)
+
+    signature = client.sign(payload, key=keys.new_signing_key())
+    response = submits_signed_form(
+        live_portal, OFFICER, item.id, SAMPLING, signature, client.pem, offered["signed_at"]
+    )
+
+    assert_refused(response, 422, "signature", "another key")
+    assert snapshot(portal) == before
+
+
+def test_a_signature_over_other_data_than_submitted_is_refused_and_nothing_is_completed(
+    portal, live_portal, worker
+):
+    _, item = beef_waiting_for_sampling(portal, worker)
+    client = ClientKey(portal, OFFICER)
+    offered = signing_payload(live_portal, OFFICER, item.id, SAMPLING)
+    signature = client.sign(base64.b64decode(offered["payload_base64"]))
+    before = snapshot(portal)
+
+    changed = {**SAMPLING, "sample_count": 30}
+    response = submits_signed_form(
+        live_portal, OFFICER, item.id, changed, signature, client.pem, offered["signed_at"]
+    )
+
+    assert_refused(response, 422, "signature", "signing payload")
+    assert snapshot(portal) == before
+
+
+def test_an_expired_certificate_is_refused_and_nothing_is_completed(portal, live_portal, worker):
+    _, item = beef_waiting_for_sampling(portal, worker)
+    expired = {
+        "not_before": datetime(2026, 11, 1, tzinfo=UTC),
+        "not_after": datetime(2026, 12, 1, tzinfo=UTC),
+    }
+    client = ClientKey(portal, OFFICER, **expired)
+    offered = signing_payload(live_portal, OFFICER, item.id, SAMPLING)
+    signature = client.sign(base64.b64decode(offered["payload_base64"]))
+    before = snapshot(portal)
+
+    response = submits_signed_form(
+        live_portal, OFFICER, item.id, SAMPLING, signature, client.pem, offered["signed_at"]
+    )
+    assert_refused(response, 422, "certificate", "expired on 2026-12-01")
+    assert snapshot(portal) == before
+
+    with portal.db.write_session.begin() as session:  # the same for the key the portal holds
+        pki.issue_user_certificate(session, portal.settings, OFFICER, pin=pki.DEMO_PIN, **expired)
+    before = snapshot(portal)
+    response = submits_form(live_portal, OFFICER, item.id, SAMPLING, pin=pki.DEMO_PIN)
+    assert_refused(response, 422, "certificate", "expired")
+    assert snapshot(portal) == before
+
+
+def test_a_revoked_certificate_is_refused_and_nothing_is_completed(portal, live_portal, worker, clock):
+    _, item = beef_waiting_for_sampling(portal, worker)
+    client = ClientKey(portal, OFFICER)
+    with portal.db.write_session.begin() as session:
+        row = session.get(SigningCertificate, client.row_id)
+        pki.revoke(session, portal.settings, row, now=clock.now() - timedelta(hours=1))
+    offered = signing_payload(live_portal, OFFICER, item.id, SAMPLING)
+    signature = client.sign(base64.b64decode(offered["payload_base64"]))
+    before = snapshot(portal)
+
+    response = submits_signed_form(
+        live_portal, OFFICER, item.id, SAMPLING, signature, client.pem, offered["signed_at"]
+    )
+
+    assert_refused(response, 422, "certificate", "revoked on")
+    assert snapshot(portal) == before
+
+
+def test_a_certificate_from_an_untrusted_ca_is_refused_and_nothing_is_completed(portal, live_portal, worker):
+    _, item = beef_waiting_for_sampling(portal, worker)
+    key = keys.new_signing_key()
+    offered = signing_payload(live_portal, OFFICER, item.id, SAMPLING)
+    signature = base64.b64encode(keys.sign(key, base64.b64decode(offered["payload_base64"]))).decode()
+    before = snapshot(portal)
+
+    response = submits_signed_form(
+        live_portal,
+        OFFICER,
+        item.id,
+        SAMPLING,
+        signature,
+        foreign_ca_certificate(OFFICER, key),
+        offered["signed_at"],
+    )
+
+    assert_refused(response, 422, "certificate", "not issued by a trusted CA")
+    assert snapshot(portal) == before
+
+
+def test_another_users_certificate_or_a_stale_signing_time_is_refused(portal, live_portal, worker, clock):
+    _, item = beef_waiting_for_sampling(portal, worker)
+    colleague = ClientKey(portal, "manager.raho6")
+    offered = signing_payload(live_portal, OFFICER, item.id, SAMPLING)
+    payload = base64.b64decode(offered["payload_base64"])
+    before = snapshot(portal)
+
+    response = submits_signed_form(
+        live_portal, OFFICER, item.id, SAMPLING, colleague.sign(payload), colleague.pem, offered["signed_at"]
+    )
+    assert_refused(response, 422, "certificate", "not registered as officer.raho6")
+    clock.advance(timedelta(hours=1))
+    response = submits_signed_form(
+        live_portal, OFFICER, item.id, SAMPLING, colleague.sign(payload), colleague.pem, offered["signed_at"]
+    )
+    assert_refused(response, 422, "signed_at", "minutes from the portal's clock")
+    response = submits_signed_form(live_portal, OFFICER, item.id, SAMPLING, "not base64!", colleague.pem, "x")
+    assert_refused(response, 422, "signed_at")
+
+    assert snapshot(portal) == before
+
+
+def test_the_result_and_the_clearance_need_their_signatures_too(portal, live_portal, worker):
+    number, sampling = beef_waiting_for_sampling(portal, worker)
+    assert submits_form(live_portal, OFFICER, sampling.id, SAMPLING).status_code == 200
+    result = the_work_item(portal, number, "publish_result")
+    before = snapshot(portal)
+
+    assert_refused(submits_form(live_portal, OFFICER, result.id, PASS, pin="000000"), 422, "pin", "wrong")
+
+    assert snapshot(portal) == before
+    assert consignment(portal, number).status == "in_progress"

@@ -1,0 +1,175 @@
+"""The process analyst's studio over HTTP: the working copy is validated on every save (problems name
+file, line and element), a form definition previews as it will render, a valid copy is deployed as a
+new version with a change note, new consignments follow it while running ones stay on theirs, and a trial
+runs the copy on sample consignments before deployment."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from app.models import AuditEvent, ModelVersion, ProcessInstance
+from tests.procedure import consignment, trader_registers, worker_settles
+from tests.web.client import page, texts
+
+pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+
+BPMN = "specialized_inspection.bpmn"
+WITH_PERFORMER = 'camunda:candidateGroups="agency:${lead_agency}" camunda:formKey="sampling_record"'
+UNASSIGNED = '<bpmn:userTask id="check_labels" name="Check the labels" camunda:formKey="sampling_record">'
+
+
+def _version_of(portal, number: str) -> int:
+    with portal.db.session() as db:
+        instance = db.get(ProcessInstance, consignment(portal, number).instance_id)
+        return db.get(ModelVersion, instance.model_version_id).version
+
+
+def _save(analyst, name: str, text: str):
+    token = analyst.csrf("/studio/")
+    return analyst.http.post(
+        f"{analyst.base_url}/studio/files/{name}",
+        json={"xml": text},
+        headers={"X-CSRFToken": token},
+        timeout=30,
+    )
+
+
+def _without_performer(xml: str) -> str:
+    """The diagram with the sampling step's candidateGroups removed (its lane names no performer)."""
+    assert WITH_PERFORMER in xml
+    return xml.replace(WITH_PERFORMER, 'camunda:formKey="sampling_record"', 1)
+
+
+def test_only_analysts_open_the_studio(person):
+    assert person("officer.02ci").get("/studio/").status_code == 403
+    assert person("trader.t01").get("/studio/files/" + BPMN).status_code == 403
+    assert person("analyst").get("/studio/").status_code == 200
+
+
+def test_analyst_saves_a_broken_diagram_sees_where_fixes_it_and_deploys(person, portal):
+    analyst = person("analyst")
+    original = analyst.get("/studio/files/" + BPMN).text
+    broken = _without_performer(original)
+    response = _save(analyst, BPMN, broken)
+    assert response.status_code == 200
+    problems = response.json()["problems"]
+    mine = [p for p in problems if p["element_id"] == "record_sampling"]
+    assert mine and mine[0]["file"] == BPMN
+    assert mine[0]["line"] == broken[: broken.index('id="record_sampling"')].count("\n") + 1
+    assert any("performer" in p["message"] for p in mine)
+
+    overview = analyst.get("/studio/")
+    assert any("record_sampling" in line for line in texts(overview, "//ul[@class='problems']/li"))
+    assert page(overview).xpath("//form[contains(@action,'/studio/deploy')]//button/@disabled")
+    refused = analyst.post("/studio/deploy", {"note": "try"}, token_from="/studio/")
+    assert refused.status_code == 302
+    with portal.db.session() as db:
+        assert db.scalar(select(ModelVersion.version).order_by(ModelVersion.version.desc())) == 1
+
+    old = trader_registers(portal, "C01")  # runs on version 1
+    fixed = original.replace(WITH_PERFORMER, WITH_PERFORMER + ' camunda:dueDate="${working_hours(8)}"', 1)
+    assert _save(analyst, BPMN, fixed).json()["problems"] == []
+    no_note = analyst.post("/studio/deploy", {"note": " "}, token_from="/studio/")
+    assert no_note.status_code == 302
+    deployed = analyst.post(
+        "/studio/deploy", {"note": "Sampling due within 8 working hours"}, token_from="/studio/"
+    )
+    assert deployed.status_code == 302
+    versions = analyst.get("/studio/versions")
+    assert texts(versions, "//tr[@data-version='2']/td[4]") == ["Sampling due within 8 working hours"]
+    assert texts(versions, "//tr[@data-version='2']/td[3]") == ["analyst"]
+
+    new = trader_registers(portal, "C05")
+    with portal.db.session() as db:
+        assert _version_of(portal, old) == 1 and _version_of(portal, new) == 2
+
+
+def test_form_editor_previews_and_reports_bad_json_with_its_line(person):
+    analyst = person("analyst")
+    editor = analyst.get("/studio/forms/fee_payment")
+    assert editor.status_code == 200
+    assert "payment_method" in "".join(page(editor).xpath("//div[@data-form-preview]//input/@name"))
+    text = page(editor).xpath("//textarea[@name='definition']/text()")[0]
+    bad = text.replace('"type": "object"', '"type": "object",,', 1)
+    response = analyst.post(
+        "/studio/forms/fee_payment",
+        {"definition": bad, "action": "save"},
+        token_from="/studio/forms/fee_payment",
+    )
+    assert response.status_code == 200
+    assert any("line" in e for e in texts(response, "//div[@class='error-summary']"))
+    renamed = text.replace('"Phương thức thanh toán"', '"Cách nộp phí"', 1)  # the analyst reads Vietnamese
+    assert renamed != text
+    preview = analyst.post(
+        "/studio/forms/fee_payment",
+        {"definition": renamed, "action": "preview"},
+        token_from="/studio/forms/fee_payment",
+    )
+    assert any("Cách nộp phí" in t for t in texts(preview, "//div[@data-form-preview]//legend"))
+
+
+def test_trial_runs_the_working_copy_on_sample_consignments(person):
+    analyst = person("analyst")
+    result = analyst.post("/studio/trial", {"count": "3"}, token_from="/studio/trial")
+    assert result.status_code == 200
+    rows = page(result).xpath("//table[@data-table='trial']//tbody/tr")
+    assert len(rows) == 3
+    outcomes = texts(result, "//table[@data-table='trial']//tbody/tr/td[2]")
+    assert all(o.startswith("cleared") for o in outcomes), outcomes
+    paths = texts(result, "//table[@data-table='trial']//tbody/tr/td[4]")
+    assert all("Record the sampling" in p and "Clear the goods" in p for p in paths), paths
+
+
+def test_analyst_compares_two_versions_and_moves_running_consignments(portal, person, worker):
+    from app.engine.commands import DeployBundle
+    from app.engine.executor import Actor
+    from app.tasks import KNOWN_TOPICS
+    from tests.model_versions import REMOVED, RENAMED, version_2
+
+    at_nomination = trader_registers(portal, "C03")  # five containers: waits at the step v2 removes
+    at_sampling = trader_registers(portal, "C10")  # air cargo: waits at sampling, which v2 renames
+    for number in (at_nomination, at_sampling):
+        worker_settles(worker, portal, number)
+    portal.execute(
+        DeployBundle(version_2(), note="v2", known_topics=KNOWN_TOPICS), Actor("analyst", "PORTAL", "analyst")
+    )
+    analyst = person("analyst")
+
+    compare = analyst.get("/studio/compare?old=1&new=2")
+    assert compare.status_code == 200
+    statuses = dict(
+        zip(
+            page(compare).xpath("//table[@data-table='elements']//tr/@data-element-id"),
+            page(compare).xpath("//table[@data-table='elements']//tr/@data-status"),
+            strict=True,
+        )
+    )
+    assert (
+        statuses[REMOVED] == "removed"
+        and statuses[RENAMED[0]] == "changed"
+        and statuses["payment_sla"] == "added"
+    )
+    viewers = page(compare).xpath("//div[@data-bpmn-viewer]")
+    assert REMOVED in viewers[0].get("data-overdue") and "payment_sla" in viewers[1].get("data-completed")
+    assert page(compare).xpath("//h3[@data-form='sampling_record']")
+
+    preview = analyst.get("/studio/migrate?from=1&to=2")
+    movable = page(preview).xpath("//table[@data-table='movable']//tr/@data-declaration")
+    blocked = page(preview).xpath("//table[@data-table='not-movable']//tr/@data-declaration")
+    assert movable == [at_sampling] and blocked == [at_nomination]
+    assert REMOVED in " ".join(texts(preview, "//table[@data-table='not-movable']//td[3]"))
+
+    moved = analyst.post(
+        "/studio/migrate",
+        [("from", "1"), ("to", "2"), ("consignment", at_sampling)],
+        token_from="/studio/migrate",
+    )
+    assert moved.status_code == 200
+    assert page(moved).xpath("//div[@data-moved]/@data-moved") == ["1"]
+    assert _version_of(portal, at_sampling) == 2 and _version_of(portal, at_nomination) == 1
+    with portal.db.session() as db:
+        actions = db.scalars(
+            select(AuditEvent.actor).where(AuditEvent.action == "consignment_migrated")
+        ).all()
+    assert actions == ["analyst"]
