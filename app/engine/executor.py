@@ -97,6 +97,19 @@ class CommandContext:
         self.after_commit: list[Callable[[], None]] = []
         self.loaded: list[LoadedInstance] = []
         self.audit_events: list[audit.PendingEvent] = []
+        self.counter_writes: list[Callable[[], None]] = []
+
+    def count_later(self, write: Callable[[], None]) -> None:
+        """Queue a dashboard counter update (an UPSERT) for the end of the command, after its own writes:
+        an optimistic command then takes the write lock only when it saves, not in the middle of its run."""
+        self.counter_writes.append(write)
+
+    def write_counters(self) -> None:
+        if self.counter_writes:
+            self.session.flush()
+            for write in self.counter_writes:
+                write()
+            self.counter_writes.clear()
 
     # -- instances -------------------------------------------------------------------------------
     def load(self, consignment: Consignment) -> LoadedInstance:
@@ -249,7 +262,10 @@ class CommandContext:
         if started_at is not None:
             hours = round(self.runtime.calendar.working_hours_between(started_at, self.now), 2)
             if kind in statistics.MEASURED_KINDS:
-                statistics.step_measured(self.session, consignment, step_id, step_name, hours)
+                session = self.session
+                self.count_later(
+                    lambda: statistics.step_measured(session, consignment, step_id, step_name, hours)
+                )
         self.session.add(
             TimelineEvent(
                 consignment_id=consignment.id,
@@ -314,6 +330,7 @@ class CommandExecutor:
                             result = command.execute(ctx)
                     else:
                         result = command.execute(ctx)
+                    ctx.write_counters()
                     audit.seal(session, ctx.audit_events)
                     session.flush()
             except audit.AuditChainRace:

@@ -158,7 +158,8 @@ def sync(ctx: CommandContext, loaded: LoadedInstance) -> datetime | None:
                 ctx.runtime.calendar.working_hours_between(consignment.registered_at, now), 2
             )
             if consignment.status == "cleared":
-                statistics.consignment_cleared(session, consignment, ctx.runtime.calendar.tz)
+                tz = ctx.runtime.calendar.tz
+                ctx.count_later(lambda: statistics.consignment_cleared(session, consignment, tz))
         consignment.current_step = None
     elif consignment.status == "registered" and ready_ids | started_ids:
         consignment.status = "in_progress"

@@ -18,6 +18,8 @@ from app.engine.errors import Conflict
 from app.engine.executor import Actor
 from app.engine.serializer import FINAL_SUFFIX, FinishedWorkflow, decompress
 from app.models import AuditEvent, Job, Organization, ProcessInstance, TimelineEvent, User, WorkItem
+from app.signing.pki import DEMO_PIN
+from app.signing.service import PinSigning
 from tests.procedure import (
     PASS,
     PAYMENT,
@@ -83,7 +85,9 @@ def test_a_claim_that_lands_before_the_completion_writes_wins(
 
     calls = just_before_the_write(lambda: portal.execute(ClaimWorkItem(item.id), colleague))
     with pytest.raises(Conflict, match="claimed by someone else"):
-        portal.execute(CompleteWorkItem(item.id, SAMPLING), actor(portal, "officer.raho6"))
+        portal.execute(
+            CompleteWorkItem(item.id, SAMPLING, signing=PinSigning(DEMO_PIN)), actor(portal, "officer.raho6")
+        )
 
     assert len(calls) == 1  # the re-run, holding the lock, stopped at the claim before saving anything
     with portal.db.session() as session:
