@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import secrets
 import signal
 import sys
@@ -272,11 +273,15 @@ def worker() -> None:
 
     logging.getLogger("app").setLevel(logging.INFO)
     portal = _portal()
+    portal.warm_up()
     runner = Worker(portal, build_registry(portal.settings.connector_settings()))
     stopping = []
     signal.signal(signal.SIGTERM, lambda *_: stopping.append(1))
     signal.signal(signal.SIGINT, lambda *_: stopping.append(1))
     runner.start()
+    ready = os.environ.get("PORTAL_WORKER_READY_FILE")
+    if ready:  # tell whoever started this process (app.stack.Stack) that jobs and timers now run
+        Path(ready).write_text(str(os.getpid()), encoding="utf-8")
     while not stopping:
         time.sleep(0.2)
     runner.stop()

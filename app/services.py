@@ -6,11 +6,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import select
+
 from app.db import Database
 from app.engine.clock import Clock, SimulatedClock, SystemClock
 from app.engine.executor import SYSTEM, Actor, Command, CommandExecutor
 from app.engine.runtime import Runtime
 from app.engine.working_time import WorkingCalendar
+from app.models import ModelVersion
 from app.settings import Settings
 
 
@@ -26,6 +29,15 @@ class Portal:
     def execute(self, command: Command, actor: Actor | None = None):
         """Run one command through the executor."""
         return self.executor.execute(command, actor or SYSTEM)
+
+    def warm_up(self) -> None:
+        """Build what the first command would otherwise build while someone waits: the holiday calendar
+        and the latest deployed model's specs and forms."""
+        self.calendar.is_working_day(self.clock.now())
+        with self.db.session() as session:
+            latest = session.scalar(select(ModelVersion.id).order_by(ModelVersion.version.desc()).limit(1))
+            if latest is not None:
+                self.runtime.specs(session, latest)
 
     def close(self) -> None:
         self.db.dispose()

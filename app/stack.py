@@ -9,6 +9,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from contextlib import closing
 from dataclasses import dataclass, field
@@ -35,6 +36,8 @@ class Stack:
     clock: str = "simulated"
     web_port: int = 0
     port_delay: float = 0.2
+    web_workers: int = int(os.environ.get("PORTAL_WEB_WORKERS", "2"))
+    web_threads: int = int(os.environ.get("PORTAL_WEB_THREADS", "8"))
     extra_env: dict[str, str] = field(default_factory=dict)
     log_dir: Path | None = None
     processes: dict[str, subprocess.Popen] = field(default_factory=dict)
@@ -73,9 +76,9 @@ class Stack:
                     "--bind",
                     f"127.0.0.1:{self.web_port}",
                     "--workers",
-                    "2",
+                    str(self.web_workers),
                     "--threads",
-                    "8",
+                    str(self.web_threads),
                     "--worker-class",
                     "gthread",
                     "--graceful-timeout",
@@ -86,11 +89,29 @@ class Stack:
                 ],
             )
             self._wait_http(self.urls["web"] + "/api/v1/health", "web")
-            self._spawn("worker", [sys.executable, "-m", "app.cli", "worker"])
+            self.start_worker()
         except Exception:
             self.stop()
             raise
         return self
+
+    def start_worker(self, timeout: float = 60.0) -> None:
+        """Start the worker and wait until it runs jobs (it has loaded the model and the calendar)."""
+        fd, name = tempfile.mkstemp(prefix="portal-worker-ready-")
+        os.close(fd)
+        ready = Path(name)
+        ready.unlink()
+        try:
+            self._spawn("worker", [sys.executable, "-m", "app.cli", "worker"], PORTAL_WORKER_READY_FILE=name)
+            deadline = time.monotonic() + timeout
+            while not ready.exists():
+                if self.processes["worker"].poll() is not None:
+                    raise RuntimeError(f"worker exited with code {self.processes['worker'].returncode}")
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"worker not ready within {timeout:.0f} s")
+                time.sleep(0.05)
+        finally:
+            ready.unlink(missing_ok=True)
 
     def start_simulator(self, kind: str, port: int = 0) -> str:
         """Start (or restart, on the same port) one simulator and return its URL."""
@@ -124,9 +145,13 @@ class Stack:
         for name in ("worker", "web", "port", "customs", "payment"):
             self.stop_process(name)
 
-    def _spawn(self, name: str, args: list[str]) -> None:
+    def _spawn(self, name: str, args: list[str], **env: str) -> None:
         self.processes[name] = subprocess.Popen(
-            args, cwd=PROJECT_ROOT, env=self.env(), stdout=self._log(name), stderr=subprocess.STDOUT
+            args,
+            cwd=PROJECT_ROOT,
+            env={**self.env(), **env},
+            stdout=self._log(name),
+            stderr=subprocess.STDOUT,
         )
 
     def _log(self, name: str):

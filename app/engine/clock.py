@@ -43,6 +43,11 @@ class FixedClock:
         self._now = moment.astimezone(UTC)
 
 
+_ANCHORS = select(SimulatedClockState.simulated_anchor, SimulatedClockState.real_anchor).where(
+    SimulatedClockState.id == 1
+)
+
+
 class SimulatedClock:
     """A clock shared through the database by the portal, the worker and the demo driver.
 
@@ -68,11 +73,13 @@ class SimulatedClock:
         return state
 
     def now(self) -> datetime:
-        with self._reads() as session:  # a plain read: never take the write lock just to tell the time
-            state = session.get(SimulatedClockState, 1)
-            if state is None:
-                return self._start
-            return state.simulated_anchor + (datetime.now(UTC) - state.real_anchor)
+        # A plain read (never the write lock just to tell the time), in Core: every command asks.
+        with self._reads.kw["bind"].connect() as conn:
+            row = conn.execute(_ANCHORS).first()
+        if row is None:
+            return self._start
+        simulated_anchor, real_anchor = row
+        return simulated_anchor + (datetime.now(UTC) - real_anchor)
 
     def advance(self, delta: timedelta) -> datetime:
         """Move simulated time forward by ``delta`` for every process sharing the database."""

@@ -67,6 +67,10 @@ class StaleRevision(Conflict):
         super().__init__(message, field=field)
 
 
+class LostRace(StaleRevision):
+    """The revision check at write time found that another command saved the instance first."""
+
+
 class EngineFailure(PortalError):
     """The model could not run (an expression failed, a task is misconfigured): nothing was saved."""
 

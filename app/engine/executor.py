@@ -4,6 +4,13 @@ For each command it opens a write session, fixes "now" from the injected clock, 
 instances and change them, runs the engine until the workflow waits, writes all projections, appends
 audit events, and commits with an optimistic revision check. A lost race raises ``StaleRevision``
 (HTTP 409); side effects registered with ``after_commit`` run only once the commit succeeded.
+
+Commands marked ``optimistic`` (those whose every decision rests on rows the revision check covers) do
+their reads and CPU work (load, engine steps, projections, serialization) before the database's write
+lock is taken: the session does not autoflush while the command runs, so the first write is the
+revision-checked UPDATE in ``save``, and the lock covers only the writes and the audit append. If that
+check, a work item's state check or a unique constraint then finds that another command got there first,
+the command runs again with the write lock held from the start, exactly as a pessimistic command would.
 """
 
 from __future__ import annotations
@@ -18,17 +25,20 @@ from SpiffWorkflow.bpmn.util.event import BpmnEvent
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.camunda.specs.event_definitions import MessageEventDefinition
 from SpiffWorkflow.exceptions import SpiffWorkflowException
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
 
 from app.db import Database
 from app.models import Consignment, MessageInbox, Organization, ProcessInstance, TimelineEvent
 
 from . import audit, projections, statistics
 from .clock import Clock
-from .errors import EngineFailure, PortalError, StaleRevision
+from .errors import Conflict, EngineFailure, LostRace, PortalError, StaleRevision
 from .runtime import Runtime
 from .script_engine import PortalScriptEngine
+from .serializer import FinishedWorkflow
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +54,20 @@ class Actor:
 
 
 SYSTEM = Actor("system", None, "system")
+_STALE = "the consignment was changed by someone else; reload and try again"
+_INSTANCES = ProcessInstance.__table__
+_SAVE_STATE = (
+    update(_INSTANCES)
+    .where(_INSTANCES.c.id == bindparam("instance_id"), _INSTANCES.c.revision == bindparam("read_revision"))
+    .values(
+        state=bindparam("state"),
+        revision=bindparam("revision"),
+        serializer_version=bindparam("serializer_version"),
+        completed=bindparam("completed"),
+        next_timer_at=bindparam("next_timer_at"),
+        updated_at=bindparam("updated_at"),
+    )
+)
 
 
 class Command(Protocol):
@@ -73,6 +97,19 @@ class CommandContext:
         self.after_commit: list[Callable[[], None]] = []
         self.loaded: list[LoadedInstance] = []
         self.audit_events: list[audit.PendingEvent] = []
+        self.counter_writes: list[Callable[[], None]] = []
+
+    def count_later(self, write: Callable[[], None]) -> None:
+        """Queue a dashboard counter update (an UPSERT) for the end of the command, after its own writes:
+        an optimistic command then takes the write lock only when it saves, not in the middle of its run."""
+        self.counter_writes.append(write)
+
+    def write_counters(self) -> None:
+        if self.counter_writes:
+            self.session.flush()
+            for write in self.counter_writes:
+                write()
+            self.counter_writes.clear()
 
     # -- instances -------------------------------------------------------------------------------
     def load(self, consignment: Consignment) -> LoadedInstance:
@@ -83,12 +120,24 @@ class CommandContext:
         workflow = self.runtime.workflows.take(row.id, row.revision)
         if workflow is None:
             specs = self.runtime.specs(self.session, row.model_version_id)
-            workflow = self.runtime.codec.load_state(row.state, row.serializer_version, specs)
+            try:
+                workflow = self.runtime.codec.load_state(row.state, row.serializer_version, specs)
+            except FinishedWorkflow:
+                raise Conflict(f"the consignment is already {consignment.status}") from None
         workflow.script_engine = self.engine
-        trader = self.session.get(Organization, consignment.trader_org_id)
-        loaded = LoadedInstance(row, consignment, workflow, trader.code if trader else "")
+        loaded = LoadedInstance(row, consignment, workflow, self.organization_code(consignment.trader_org_id))
         self.loaded.append(loaded)
         return loaded
+
+    def organization_code(self, organization_id: int) -> str:
+        """An organization's code (codes never change, so each process looks each one up once)."""
+        codes = self.runtime.organization_codes
+        if organization_id not in codes:
+            organization = self.session.get(Organization, organization_id)
+            if organization is None:
+                return ""
+            codes[organization_id] = organization.code
+        return codes[organization_id]
 
     def run_engine(self, loaded: LoadedInstance) -> None:
         """Run engine steps until the workflow waits, delivering any message that arrived early."""
@@ -124,7 +173,6 @@ class CommandContext:
                 received_at=self.now,
             )
         )
-        self.session.flush()
         return False
 
     def _waiting_for(self, loaded: LoadedInstance, name: str) -> bool:
@@ -136,20 +184,28 @@ class CommandContext:
         loaded.engine_steps.append(projections.EngineStep("message", name, name, {}))
 
     def _deliver_inbox(self, loaded: LoadedInstance) -> bool:
+        waiting = {e.name for e in loaded.workflow.waiting_events() if "Message" in e.event_type}
+        if not waiting or loaded.row.id is None:
+            return False  # nothing kept in the inbox could be delivered now: no need to look
         pending = self.session.scalars(
             select(MessageInbox)
             .where(MessageInbox.instance_id == loaded.row.id, MessageInbox.delivered_at.is_(None))
             .order_by(MessageInbox.id)
         ).all()
         for message in pending:
-            if self._waiting_for(loaded, message.name):
+            if message.name in waiting:
                 self._throw(loaded, message.name, message.payload, message.result_var)
-                message.delivered_at = self.now
+                # Delivered: the inbox is a waiting room, not a record (the audit event and the workflow's
+                # data keep the message).
+                self.session.delete(message)
                 return True
         return False
 
-    def save(self, loaded: LoadedInstance, activity: bool = True) -> None:
-        """Write projections, timeline and state; fail with StaleRevision if someone saved first."""
+    def save(self, loaded: LoadedInstance, activity: bool = True, state: bytes | None = None) -> None:
+        """Write projections, timeline and state; fail with StaleRevision if someone saved first.
+
+        :param state: the workflow already serialized by ``serialize``, when nothing changed it since.
+        """
         consignment = loaded.consignment
         for step in loaded.engine_steps:
             self.timeline(
@@ -160,25 +216,34 @@ class CommandContext:
         if activity:
             consignment.last_activity_at = self.now
             projections.resolve_stalled(self.session, consignment, self.now)
-        state = self.runtime.codec.dump_state(loaded.workflow)
+        codec, finished = self.runtime.codec, loaded.workflow.completed
+        if finished:  # keep a compact final record, not the task tree: nothing can run any more
+            state = codec.dump_final(loaded.workflow, projections.end_event(loaded.workflow))
+        elif state is None:
+            state = self.serialize(loaded)
         new_revision = loaded.row.revision + 1
-        result = self.session.execute(
-            update(ProcessInstance)
-            .where(ProcessInstance.id == loaded.row.id, ProcessInstance.revision == loaded.row.revision)
-            .values(
-                state=state,
-                revision=new_revision,
-                serializer_version=self.runtime.codec.version,
-                completed=loaded.workflow.completed,
-                next_timer_at=next_timer,
-                updated_at=self.now,
-            )
-            .execution_options(synchronize_session=False)
+        # In Core on the session's connection: the ORM's bulk-update machinery costs more than the UPDATE.
+        result = self.session.connection().execute(
+            _SAVE_STATE,
+            {
+                "instance_id": loaded.row.id,
+                "read_revision": loaded.row.revision,
+                "state": state,
+                "revision": new_revision,
+                "serializer_version": codec.final_version if finished else codec.version,
+                "completed": loaded.workflow.completed,
+                "next_timer_at": next_timer,
+                "updated_at": self.now,
+            },
         )
         if result.rowcount != 1:
-            raise StaleRevision("the consignment was changed by someone else; reload and try again")
-        workflow, instance_id = loaded.workflow, loaded.row.id
-        self.after_commit.append(lambda: self.runtime.workflows.put(instance_id, new_revision, workflow))
+            raise LostRace("the consignment was changed by someone else; reload and try again")
+        if not finished:
+            workflow, instance_id = loaded.workflow, loaded.row.id
+            self.after_commit.append(lambda: self.runtime.workflows.put(instance_id, new_revision, workflow))
+
+    def serialize(self, loaded: LoadedInstance) -> bytes:
+        return self.runtime.codec.dump_state(loaded.workflow)
 
     # -- read-side helpers -----------------------------------------------------------------------
     def timeline(
@@ -197,7 +262,10 @@ class CommandContext:
         if started_at is not None:
             hours = round(self.runtime.calendar.working_hours_between(started_at, self.now), 2)
             if kind in statistics.MEASURED_KINDS:
-                statistics.step_measured(self.session, consignment, step_id, step_name, hours)
+                session = self.session
+                self.count_later(
+                    lambda: statistics.step_measured(session, consignment, step_id, step_name, hours)
+                )
         self.session.add(
             TimelineEvent(
                 consignment_id=consignment.id,
@@ -249,13 +317,20 @@ class CommandExecutor:
         self._wake = wake_worker
 
     def execute(self, command: Command, actor: Actor = SYSTEM) -> Any:
+        optimistic = bool(getattr(command, "optimistic", False))
         for attempt in range(5):
             now = self.clock.now()
-            session = self.db.write_session()
+            factory = self.db.late_lock_session if optimistic else self.db.write_session
+            session = factory()
             ctx = CommandContext(self, session, now, actor)
             try:
                 with session.begin():
-                    result = command.execute(ctx)
+                    if optimistic:
+                        with session.no_autoflush:  # no write (and so no write lock) until the end
+                            result = command.execute(ctx)
+                    else:
+                        result = command.execute(ctx)
+                    ctx.write_counters()
                     audit.seal(session, ctx.audit_events)
                     session.flush()
             except audit.AuditChainRace:
@@ -263,12 +338,22 @@ class CommandExecutor:
                     log.info("audit chain race, retrying %s", type(command).__name__)
                     continue
                 raise StaleRevision("too much contention on the audit trail; try again") from None
-            except StaleRevision:
+            except (StaleRevision, StaleDataError, IntegrityError) as exc:
+                if optimistic and isinstance(exc, (LostRace, StaleDataError, IntegrityError)):
+                    # Another command wrote first what this run had read: run it again holding the write
+                    # lock throughout, so the outcome is the one a pessimistic run would have had.
+                    log.info("optimistic run of %s lost a race, running it locked", type(command).__name__)
+                    optimistic = False
+                    continue
+                if isinstance(exc, IntegrityError):
+                    raise
                 # System commands (job results, callbacks, timers) are re-run on a lost race: they decide
                 # nothing a person would need to reconsider.
                 if getattr(command, "retry_on_conflict", False) and attempt < 4:
                     log.info("lost a race, retrying %s", type(command).__name__)
                     continue
+                if isinstance(exc, StaleDataError):  # a work item changed under a concurrent command
+                    raise StaleRevision(_STALE) from None
                 raise
             finally:
                 session.close()

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.i18n import N_, translator
-from app.models import Consignment, Notification, Organization, OutboundEmail, User
+from app.models import Consignment, Notification, Organization, OutboundEmail, User, WorkItem
 
 # Subject and body of each kind, as English msgids translated per recipient.
 _SUBJECTS = {
@@ -40,9 +40,12 @@ def notify(
     consignment: Consignment,
     step_name: str,
     work_item_id: int | None = None,
+    work_item: WorkItem | None = None,
     email: bool = True,
 ) -> int:
-    """Notify every user of ``organization`` (with ``role``, when given); return how many were told."""
+    """Notify every user of ``organization`` (with ``role``, when given); return how many were told.
+
+    Pass a new ``work_item`` object rather than its id when it has not been flushed yet."""
     stmt = select(User.id, User.email, User.locale).join(
         Organization, Organization.id == User.organization_id
     )
@@ -52,16 +55,17 @@ def notify(
     params: dict[str, Any] = {"step": step_name, "declaration": consignment.declaration_no}
     recipients = session.execute(stmt).all()
     for user_id, address, locale in recipients:
-        session.add(
-            Notification(
-                user_id=user_id,
-                kind=kind,
-                consignment_id=consignment.id,
-                work_item_id=work_item_id,
-                params=params,
-                created_at=now,
-            )
+        notification = Notification(
+            user_id=user_id,
+            kind=kind,
+            consignment_id=consignment.id,
+            work_item_id=work_item_id,
+            params=params,
+            created_at=now,
         )
+        if work_item is not None:
+            notification.work_item = work_item
+        session.add(notification)
         if email and address:
             subject, body = render_email(kind, params, locale)
             session.add(OutboundEmail(recipient=address, subject=subject, body=body, created_at=now))

@@ -50,11 +50,10 @@ def describe_engine_step(task) -> EngineStep | None:
     spec = task.task_spec
     name = spec.bpmn_name or spec.bpmn_id or spec.name
     if isinstance(spec, BusinessRuleTaskMixin):
-        outputs = {
-            k: task.data.get(k)
-            for k in ("lead_agency", "co_agencies", "result_deadline_wd", "fee_vnd")
-            if k in task.data
-        }
+        # What this decision decided: its table's outputs (not every variable an earlier one set).
+        table = getattr(getattr(spec, "dmnEngine", None), "decision_table", None)
+        names = [o.name for o in table.outputs] if table is not None else []
+        outputs = {k: task.data.get(k) for k in names if k in task.data}
         return EngineStep("decision", spec.bpmn_id, name, outputs)
     if spec.bpmn_id in END_STATUSES or (type(spec).__name__ == "EndEvent" and spec.bpmn_name):
         return EngineStep("end", spec.bpmn_id, name, {})
@@ -72,6 +71,8 @@ def sync(ctx: CommandContext, loaded: LoadedInstance) -> datetime | None:
     workflow, consignment, session, now = loaded.workflow, loaded.consignment, ctx.session, ctx.now
     engine = ctx.engine
 
+    # The session may hold unflushed changes (commands run without autoflush), so the states are checked
+    # again on the objects themselves.
     open_items = {
         item.task_id: item
         for item in session.scalars(
@@ -79,6 +80,7 @@ def sync(ctx: CommandContext, loaded: LoadedInstance) -> datetime | None:
                 WorkItem.instance_id == loaded.row.id, WorkItem.state.in_(("open", "claimed"))
             )
         )
+        if item.state in ("open", "claimed")
     }
     current_steps: list[str] = []
     ready_ids: set[str] = set()
@@ -148,23 +150,30 @@ def sync(ctx: CommandContext, loaded: LoadedInstance) -> datetime | None:
 
     consignment.current_step = "; ".join(dict.fromkeys(current_steps))[:300] or None
     if workflow.completed:
-        ended = [
-            t.task_spec.bpmn_id
-            for t in workflow.get_tasks(state=TaskState.COMPLETED)
-            if t.task_spec.bpmn_id in END_STATUSES
-        ]
-        consignment.status = END_STATUSES[ended[-1]] if ended else "completed"
+        ended = end_event(workflow)
+        consignment.status = END_STATUSES[ended] if ended else "completed"
         if consignment.finished_at is None:
             consignment.finished_at = now
             consignment.clearance_hours = round(
                 ctx.runtime.calendar.working_hours_between(consignment.registered_at, now), 2
             )
             if consignment.status == "cleared":
-                statistics.consignment_cleared(session, consignment, ctx.runtime.calendar.tz)
+                tz = ctx.runtime.calendar.tz
+                ctx.count_later(lambda: statistics.consignment_cleared(session, consignment, tz))
         consignment.current_step = None
     elif consignment.status == "registered" and ready_ids | started_ids:
         consignment.status = "in_progress"
     return None if workflow.completed else next_timer
+
+
+def end_event(workflow) -> str | None:
+    """The end event (one of END_STATUSES) a finished workflow came to, if any."""
+    ended = [
+        t.task_spec.bpmn_id
+        for t in workflow.get_tasks(state=TaskState.COMPLETED)
+        if t.task_spec.bpmn_id in END_STATUSES
+    ]
+    return ended[-1] if ended else None
 
 
 def _waiting_label(event) -> str:
@@ -237,7 +246,6 @@ def _open_work_item(ctx: CommandContext, loaded: LoadedInstance, task, escalatio
         **fields,
     )
     session.add(item)
-    session.flush()
     notifications.notify(
         session,
         now=now,
@@ -246,7 +254,7 @@ def _open_work_item(ctx: CommandContext, loaded: LoadedInstance, task, escalatio
         role=item.role,
         consignment=loaded.consignment,
         step_name=item.step_name,
-        work_item_id=item.id,
+        work_item=item,
         email=bool(ctx.executor.settings.smtp_host),
     )
     if escalation:
@@ -256,7 +264,7 @@ def _open_work_item(ctx: CommandContext, loaded: LoadedInstance, task, escalatio
                 kind=escalation,
                 organization=item.organization,
                 raised_at=now,
-                work_item_id=item.id,
+                work_item=item,
             )
         )
         loaded.consignment.escalated = True

@@ -91,6 +91,7 @@ class Runtime:
         self.workflows = WorkflowCache()
         self._specs: dict[int, DeployedSpecs] = {}
         self._forms: dict[int, dict[str, Any]] = {}
+        self.organization_codes: dict[int, str] = {}
         self._lock = threading.Lock()
 
     def script_engine(self, now: datetime) -> PortalScriptEngine:

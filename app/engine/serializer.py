@@ -2,6 +2,15 @@
 
 The spec is stored once per deployed version; an instance's state holds only its task tree and data
 (compressed JSON). Restoring an instance reuses the spec objects already built for its version.
+
+A finished workflow is stored as a compact final record instead: its end event and its final process
+variables (what the task tree would still tell once nothing can run any more is in the timeline, the work
+items, the jobs and the audit trail). Its ``serializer_version`` ends in ``FINAL_SUFFIX``; it cannot be
+restored to a running workflow.
+
+States are compressed with a preset dictionary (``zlib`` ``zdict``) of the words every state repeats: the
+serializer's keys and the model's variable names. The dictionary's checksum is in each compressed value's
+header, so values written with another dictionary, or with none, still read back.
 """
 
 from __future__ import annotations
@@ -107,6 +116,51 @@ def _build_registries():
     return spec_registry, state_registry
 
 
+# Words that every stored state repeats. Never change a dictionary that has been used: add a new one to
+# _DICTIONARIES and point _ZDICT at it (values name their dictionary by its Adler-32 checksum).
+_ZDICT_1 = (
+    b'"delta":{"updates":{},"deletions":[]},"typename":"Task"},"internal_data":{},"data":{},'
+    b'"triggered":false,"last_state_change":1,"state":64,"task_spec":"","children":["","parent":"",'
+    b'"id":"","correlations":{},"last_task":"","success":true,"completed":false,"tasks":{},"root":"",'
+    b'"subprocesses":{},"bpmn_events":[],"typename":"BpmnWorkflow","event_fired":true,"payload":{},'
+    b'"result_var":"","end":"","final":1,'
+    b'"declaration_no":"","declaration_type":"","customs_branch":"","trader_org":"","goods":"",'
+    b'"hs_codes":[""],"hs":"","containers":[""],"container_count":1,"awb":null,"bill_of_lading":"",'
+    b'"sampling_place":"","request_preservation":false,"declaration_status":"accepted","lead_agency":"",'
+    b'"co_agencies":[""],"result_deadline_wd":10,"port_move_ref":"","container_positions":{"move_ref":"",'
+    b'"positions":[{"container_no":"","position":""}]},"nominated_containers":[""],"nomination_note":"",'
+    b'"sampled_at":"","sample_count":1,"seal_numbers":"","trader_representative":"",'
+    b'"customs_supervised":true,"notes":"","result":"pass","certificate_no":"","conclusion":"",'
+    b'"issued_at":"","fee_vnd":0,"payment_method":"bank_transfer","payer_account":"","payment_ref":"",'
+    b'"clearance_no":"","warehouse_address":"","proof_of_premises_ref":"","reason":"",'
+    b'"undertaking_accepted":true,"preservation_approved":true,"decision_note":"","measure":"re_export",'
+    b'"penalty_vnd":0,"note":"","action":"","comment":"","new_due_at":"","T00:00:00+07:00"'
+)
+_DICTIONARIES = {zlib.adler32(d): d for d in (_ZDICT_1,)}
+_ZDICT = _ZDICT_1
+FINAL_SUFFIX = "/final"
+
+
+class FinishedWorkflow(Exception):
+    """The stored state is a finished workflow's final record: there is nothing left to run."""
+
+
+def compress(text: bytes, level: int = 6) -> bytes:
+    packer = zlib.compressobj(level, zdict=_ZDICT)
+    return packer.compress(text) + packer.flush()
+
+
+def decompress(data: bytes) -> bytes:
+    """Inflate a stored state, with the preset dictionary its header names (if any)."""
+    if len(data) >= 6 and data[1] & 0x20:  # FDICT: the next four bytes are the dictionary's Adler-32
+        dictionary = _DICTIONARIES.get(int.from_bytes(data[2:6], "big"))
+        if dictionary is None:
+            raise ValueError("the state was compressed with an unknown dictionary")
+        unpacker = zlib.decompressobj(zdict=dictionary)
+        return unpacker.decompress(data) + unpacker.flush()
+    return zlib.decompress(data)
+
+
 @dataclass(frozen=True)
 class DeployedSpecs:
     """The parsed process spec of one deployed version with its embedded subprocess specs."""
@@ -146,12 +200,28 @@ class WorkflowCodec:
             subprocess_specs={name: self._specs.from_dict(s) for name, s in dct["subprocess_specs"].items()},
         )
 
+    final_version = VERSION + FINAL_SUFFIX
+
     def dump_state(self, workflow: BpmnWorkflow) -> bytes:
         text = json.dumps(self._states.to_dict(workflow), separators=(",", ":"))
-        return zlib.compress(text.encode(), 6)
+        # A running state is rewritten by every command: the fastest level (with the dictionary it is
+        # as small as level 6 without one). A final record is written once, at level 9.
+        return compress(text.encode(), 1)
+
+    def dump_final(self, workflow: BpmnWorkflow, end: str | None) -> bytes:
+        """The final record of a finished workflow: its end event and its final process variables."""
+        record = {"final": 1, "end": end, "data": self._states.registry.convert(workflow.data)}
+        return compress(json.dumps(record, separators=(",", ":"), ensure_ascii=False).encode(), 9)
+
+    def load_final(self, data: bytes) -> dict[str, Any]:
+        """Read a final record back: ``{"end": ..., "data": {...}}``."""
+        record = json.loads(decompress(data))
+        return {"end": record["end"], "data": self._states.registry.restore(record["data"])}
 
     def load_state(self, data: bytes, serializer_version: str, specs: DeployedSpecs) -> BpmnWorkflow:
-        dct = json.loads(zlib.decompress(data))
+        if serializer_version.endswith(FINAL_SUFFIX):
+            raise FinishedWorkflow("the workflow has finished; only its final record is kept")
+        dct = json.loads(decompress(data))
         if serializer_version in MIGRATIONS:
             dct["spec"] = {}
             MIGRATIONS[serializer_version](dct)

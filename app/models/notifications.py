@@ -9,9 +9,10 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ForeignKey, Index, String, Text
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .base import Base
+from .work import WorkItem
 
 
 class Notification(Base):
@@ -22,6 +23,8 @@ class Notification(Base):
     kind: Mapped[str] = mapped_column(String(32))  # new_task | escalation | decision
     consignment_id: Mapped[int | None] = mapped_column(ForeignKey("consignments.id"))
     work_item_id: Mapped[int | None] = mapped_column(ForeignKey("work_items.id"))
+    # Set instead of work_item_id when the work item is new in the same command (its id comes at flush).
+    work_item: Mapped[WorkItem | None] = relationship()
     params: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime]
     read_at: Mapped[datetime | None]

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ForeignKey, Index, LargeBinary, String, Text
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .base import Base
 
@@ -40,6 +40,9 @@ class WorkItem(Base):
         Index("ix_work_items_inbox", "organization", "role", "state", "due_at"),
         Index("ix_work_items_open_due", "state", "due_at", "organization", "customs_branch", "lead_agency"),
     )
+    # Every ORM update of a work item checks that its state is still the one read (UPDATE ... WHERE
+    # state = <read>): a claim, release or completion that raced another fails instead of overwriting it.
+    __mapper_args__ = {"version_id_col": state, "version_id_generator": False}
 
 
 class Job(Base):
@@ -76,6 +79,7 @@ class Escalation(Base):
     organization: Mapped[str] = mapped_column(String(32), index=True)
     raised_at: Mapped[datetime]
     work_item_id: Mapped[int | None] = mapped_column(ForeignKey("work_items.id"))
+    work_item: Mapped[WorkItem | None] = relationship()  # see Notification.work_item
     resolved_at: Mapped[datetime | None]
 
 

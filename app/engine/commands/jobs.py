@@ -70,6 +70,7 @@ def _locked_job(ctx: CommandContext, job_id: int, owner: str) -> Job:
 @dataclass
 class CompleteJob:
     retry_on_conflict = True
+    optimistic = True  # see app.engine.executor: the instance's revision check guards what it read
 
     job_id: int
     owner: str
@@ -79,7 +80,11 @@ class CompleteJob:
         job = _locked_job(ctx, self.job_id, self.owner)
         consignment = ctx.session.get(Consignment, job.consignment_id)
         job.attempts += 1
-        job.state, job.result, job.finished_at, job.lock_owner = "done", self.result, ctx.now, None
+        job.state, job.result, job.finished_at = "done", self.result, ctx.now
+        job.lock_owner, job.lock_expires_at = None, None
+        if consignment.finished_at is not None:
+            job.state = "cancelled"  # the process ended (e.g. terminated) while the job ran
+            return job
         loaded = ctx.load(consignment)
         task = find_task(loaded.workflow, job.task_id)
         if task is None or task.state != TaskState.STARTED:

@@ -19,6 +19,7 @@ KNOWN_MESSAGES = {"ContainerPositioned": "container_positions"}
 @dataclass
 class CorrelateMessage:
     retry_on_conflict = True
+    optimistic = True  # see app.engine.executor: the instance's revision check guards what it read
 
     declaration_no: str
     name: str

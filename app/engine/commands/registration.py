@@ -17,6 +17,10 @@ from ..executor import CommandContext, LoadedInstance
 
 @dataclass
 class RegisterConsignment:
+    # Runs the engine before taking the write lock; a concurrent registration of the same declaration
+    # number trips the unique constraint and the executor runs this again under the lock.
+    optimistic = True
+
     registration: Registration
 
     def execute(self, ctx: CommandContext) -> Consignment:
@@ -43,8 +47,6 @@ class RegisterConsignment:
             created_at=ctx.now,
             updated_at=ctx.now,
         )
-        session.add(instance)
-        session.flush()
         consignment = Consignment(
             declaration_no=reg.declaration_no,
             declaration_type=reg.declaration_type,
@@ -57,18 +59,22 @@ class RegisterConsignment:
             bill_of_lading=reg.bill_of_lading,
             sampling_place=reg.sampling_place,
             status="registered",
-            instance_id=instance.id,
             registered_at=ctx.now,
             last_activity_at=ctx.now,
         )
+        loaded = LoadedInstance(instance, consignment, workflow, trader.code)
+        ctx.loaded.append(loaded)
+        # The engine's work first (nothing written yet, so no write lock held); then the rows.
+        ctx.run_engine(loaded)
+        state = ctx.serialize(loaded)
+        session.add(instance)
+        session.flush()
+        consignment.instance_id = instance.id
         session.add(consignment)
         session.flush()
         ctx.timeline(consignment, "registered", "registered", "Consignment registered")
         ctx.record(consignment, "consignment_registered", variables)
-        loaded = LoadedInstance(instance, consignment, workflow, trader.code)
-        ctx.loaded.append(loaded)
-        ctx.run_engine(loaded)
-        ctx.save(loaded)
+        ctx.save(loaded, state=state)
         return consignment
 
     def _trader(self, ctx: CommandContext) -> Organization:

@@ -16,6 +16,7 @@ from ..executor import CommandContext
 @dataclass
 class FireDueTimers:
     retry_on_conflict = True
+    optimistic = True  # see app.engine.executor: the instance's revision check guards what it read
 
     instance_id: int
 

@@ -125,6 +125,8 @@ class ReassignWorkItem:
 
 @dataclass
 class CompleteWorkItem:
+    optimistic = True  # see app.engine.executor: the revision and the work item's state guard its reads
+
     work_item_id: int
     data: Any = field(default_factory=dict)
     expected_revision: int | None = None
@@ -163,8 +165,9 @@ class CompleteWorkItem:
         ctx.run_engine(loaded)
         item.state, item.completed_at, item.completed_by_id = "completed", ctx.now, ctx.actor.user_id
         if item.due_at is not None:
-            statistics.deadline_task_completed(
-                ctx.session, consignment, item.organization, ctx.now > item.due_at
+            session, organization, late = ctx.session, item.organization, ctx.now > item.due_at
+            ctx.count_later(
+                lambda: statistics.deadline_task_completed(session, consignment, organization, late)
             )
         ctx.timeline(
             consignment,
