@@ -477,11 +477,12 @@ class Portal:
 
 def count_portal_units(db_path: Path, entries: list[Entry], result: PortalRun) -> None:
     """Count, from the database, the same units as (a): user tasks completed, service-task jobs done by
-    the worker, and port callbacks received (``message_received`` audit events)."""
+    the worker (timeline rows), and port callbacks received (``message_received`` audit events)."""
     queries = {
         "user task": "SELECT consignment_id, COUNT(*) FROM work_items WHERE state = 'completed' "
         "GROUP BY consignment_id",
-        "service task": "SELECT consignment_id, COUNT(*) FROM jobs WHERE state = 'done' "
+        # A finished consignment keeps no job rows: its timeline has one "service" row per job done.
+        "service task": "SELECT consignment_id, COUNT(*) FROM timeline_events WHERE kind = 'service' "
         "GROUP BY consignment_id",
         "message": "SELECT consignment_id, COUNT(*) FROM audit_events WHERE action = 'message_received' "
         "GROUP BY consignment_id",

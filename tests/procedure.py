@@ -122,6 +122,18 @@ def jobs(portal, declaration_no: str) -> list[Job]:
         return list(session.scalars(select(Job).where(Job.consignment_id == c.id).order_by(Job.id)))
 
 
+def services_run(portal, declaration_no: str) -> dict[str, dict]:
+    """The service steps a consignment ran, from its timeline: step id -> {system, attempts, key}.
+
+    A finished consignment keeps no job rows; its timeline records each job's system, attempts and
+    idempotency key."""
+    return {
+        t.step_id: {"system": t.organization, "attempts": t.detail["attempts"], "key": t.detail["key"]}
+        for t in timeline(portal, declaration_no)
+        if t.kind == "service"
+    }
+
+
 def timeline(portal, declaration_no: str) -> list[TimelineEvent]:
     with portal.db.session() as session:
         c = session.scalar(select(Consignment).where(Consignment.declaration_no == declaration_no))

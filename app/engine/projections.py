@@ -134,10 +134,16 @@ def sync(ctx: CommandContext, loaded: LoadedInstance) -> datetime | None:
                 )
             )
             ctx.after_commit.append(ctx.wake_worker)
-    for task_id, job in known_jobs.items():
-        if job.state in ("pending", "locked", "incident") and task_id not in started_ids:
-            job.state = "cancelled"
-            job.finished_at = now
+    if workflow.completed:
+        # Jobs are a work queue, not a record (Camunda's runtime job table works the same way): a finished
+        # consignment has none left to run, and its timeline and audit trail keep what each job did.
+        for job in known_jobs.values():
+            session.delete(job)
+    else:
+        for task_id, job in known_jobs.items():
+            if job.state in ("pending", "locked", "incident") and task_id not in started_ids:
+                job.state = "cancelled"
+                job.finished_at = now
 
     next_timer: datetime | None = None
     for event in workflow.waiting_events():

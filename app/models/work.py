@@ -100,8 +100,8 @@ class AuditEvent(Base):
     consignment_id: Mapped[int | None] = mapped_column(ForeignKey("consignments.id"), index=True)
     task_id: Mapped[str | None] = mapped_column(String(36))
     data_hash: Mapped[str] = mapped_column(String(64))
-    prev_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
     chain_version: Mapped[int] = mapped_column(default=2)
     signature: Mapped[str | None] = mapped_column(Text)  # base64 of the detached signature
     signed_payload: Mapped[bytes | None] = mapped_column(LargeBinary)

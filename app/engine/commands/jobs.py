@@ -111,7 +111,7 @@ class CompleteJob:
             actor="system",
             organization=job.topic.split(".")[0],
             started_at=job.created_at,
-            detail={"result": self.result, "attempts": job.attempts},
+            detail={"result": self.result, "attempts": job.attempts, "key": job.idempotency_key},
         )
         ctx.record(
             consignment,
