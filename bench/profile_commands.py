@@ -40,6 +40,8 @@ from app.engine.commands import (  # noqa: E402
 from app.engine.executor import Actor  # noqa: E402
 from app.models import Consignment, User, WorkItem  # noqa: E402
 from app.services import build_portal  # noqa: E402
+from app.signing.pki import DEMO_PIN  # noqa: E402
+from app.signing.service import PinSigning  # noqa: E402
 from app.settings import PROJECT_ROOT, Settings  # noqa: E402
 
 # What each connector answers (the simulators' answers, shortened).
@@ -164,7 +166,8 @@ def main(argv: list[str] | None = None) -> int:
                 items = list(session.scalars(select(WorkItem).where(WorkItem.state == "open")))
             for item in items:
                 data = answers(item.step_id, numbers[item.consignment_id])
-                run(CompleteWorkItem(item.id, data), actors[(item.organization, item.role)])
+                signing = PinSigning(DEMO_PIN) if item.signature_required else None
+                run(CompleteWorkItem(item.id, data, signing=signing), actors[(item.organization, item.role)])
                 progressed += 1
             if not progressed:
                 if isinstance(portal.clock, FixedClock):

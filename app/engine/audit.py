@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import rfc8785
-from sqlalchemy import String, cast, func, select, update
+from sqlalchemy import String, bindparam, cast, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -139,15 +139,19 @@ def pending(
     return PendingEvent(at, actor, organization, action, consignment_id, task_id, data_hash, signature)
 
 
-def seal(session: Session, events: list[PendingEvent]) -> list[AuditEvent]:
-    """Append ``events`` after the chain's head and move the head, in the caller's transaction.
+def seal(session: Session, events: list[PendingEvent]) -> list[dict[str, Any]]:
+    """Append ``events`` after the chain's head and move the head, in the caller's transaction; return the
+    rows written.
+
+    The rows go in as one Core INSERT (executemany): they are append-only, so the ORM's unit of work would
+    only add bookkeeping.
 
     :raises AuditChainRace: when another transaction appended first (re-run the command).
     """
     if not events:
         return []
     session.flush()  # the command's own rows first: an integrity error there is not a chain race
-    head = session.execute(select(AuditHead.last_id, AuditHead.hash).where(AuditHead.id == 1)).first()
+    head = session.execute(_HEAD).first()
     if head is None:
         raise RuntimeError("the audit trail has no head row; upgrade the database (portal init-db)")
     last_id, prev = head
@@ -155,22 +159,22 @@ def seal(session: Session, events: list[PendingEvent]) -> list[AuditEvent]:
     for event in events:
         last_id += 1
         signature = event.signature
-        row = AuditEvent(
-            id=last_id,
-            chain_version=CHAIN_VERSION,
-            at=event.at,
-            actor=event.actor,
-            organization=event.organization,
-            action=event.action,
-            consignment_id=event.consignment_id,
-            task_id=event.task_id,
-            data_hash=event.data_hash,
-            prev_hash=prev,
-            signature=signature.value if signature else None,
-            signed_payload=signature.payload if signature else None,
-            certificate_id=signature.certificate_id if signature else None,
-        )
-        row.hash = seal_hash(
+        row = {
+            "id": last_id,
+            "chain_version": CHAIN_VERSION,
+            "at": event.at,
+            "actor": event.actor,
+            "organization": event.organization,
+            "action": event.action,
+            "consignment_id": event.consignment_id,
+            "task_id": event.task_id,
+            "data_hash": event.data_hash,
+            "prev_hash": prev,
+            "signature": signature.value if signature else None,
+            "signed_payload": signature.payload if signature else None,
+            "certificate_id": signature.certificate_id if signature else None,
+        }
+        row["hash"] = prev = seal_hash(
             id=last_id,
             prev=prev,
             at=event.at,
@@ -180,25 +184,34 @@ def seal(session: Session, events: list[PendingEvent]) -> list[AuditEvent]:
             consignment_id=event.consignment_id,
             task_id=event.task_id,
             data_hash=event.data_hash,
-            signature=row.signature,
+            signature=row["signature"],
             certificate=signature.certificate_fingerprint if signature else None,
         )
-        prev = row.hash
         rows.append(row)
-    session.add_all(rows)
+    connection = session.connection()
     try:
-        session.flush()
+        connection.execute(_APPEND, rows)
     except IntegrityError as exc:
         raise AuditChainRace(str(exc.orig)) from exc
-    moved = session.execute(
-        update(AuditHead)
-        .where(AuditHead.id == 1, AuditHead.last_id == head[0], AuditHead.hash == head[1])
-        .values(last_id=last_id, hash=prev)
-        .execution_options(synchronize_session=False)
+    moved = connection.execute(
+        _MOVE_HEAD, {"old_id": head[0], "old_hash": head[1], "new_id": last_id, "new_hash": prev}
     )
     if moved.rowcount != 1:
         raise AuditChainRace("the audit head moved")
     return rows
+
+
+_HEAD = select(AuditHead.last_id, AuditHead.hash).where(AuditHead.id == 1)
+_APPEND = insert(AuditEvent.__table__)
+_MOVE_HEAD = (
+    update(AuditHead.__table__)
+    .where(
+        AuditHead.__table__.c.id == 1,
+        AuditHead.__table__.c.last_id == bindparam("old_id"),
+        AuditHead.__table__.c.hash == bindparam("old_hash"),
+    )
+    .values(last_id=bindparam("new_id"), hash=bindparam("new_hash"))
+)
 
 
 # -- verification ---------------------------------------------------------------------------------------

@@ -25,7 +25,7 @@ from SpiffWorkflow.bpmn.util.event import BpmnEvent
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.camunda.specs.event_definitions import MessageEventDefinition
 from SpiffWorkflow.exceptions import SpiffWorkflowException
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
@@ -56,6 +56,7 @@ class Actor:
 SYSTEM = Actor("system", None, "system")
 _STALE = "the consignment was changed by someone else; reload and try again"
 _INSTANCES = ProcessInstance.__table__
+_ADD_TIMELINE = insert(TimelineEvent.__table__)
 _SAVE_STATE = (
     update(_INSTANCES)
     .where(_INSTANCES.c.id == bindparam("instance_id"), _INSTANCES.c.revision == bindparam("read_revision"))
@@ -98,18 +99,26 @@ class CommandContext:
         self.loaded: list[LoadedInstance] = []
         self.audit_events: list[audit.PendingEvent] = []
         self.counter_writes: list[Callable[[], None]] = []
+        self.timeline_rows: list[tuple[Consignment, dict[str, Any]]] = []
 
     def count_later(self, write: Callable[[], None]) -> None:
         """Queue a dashboard counter update (an UPSERT) for the end of the command, after its own writes:
         an optimistic command then takes the write lock only when it saves, not in the middle of its run."""
         self.counter_writes.append(write)
 
-    def write_counters(self) -> None:
-        if self.counter_writes:
-            self.session.flush()
-            for write in self.counter_writes:
-                write()
-            self.counter_writes.clear()
+    def write_late_rows(self) -> None:
+        """At the end of the command, after its own writes: the timeline rows (append-only, so one Core
+        INSERT rather than the ORM's unit of work) and the dashboard counters."""
+        if not (self.timeline_rows or self.counter_writes):
+            return
+        self.session.flush()
+        if self.timeline_rows:
+            rows = [{**row, "consignment_id": consignment.id} for consignment, row in self.timeline_rows]
+            self.session.connection().execute(_ADD_TIMELINE, rows)
+            self.timeline_rows.clear()
+        for write in self.counter_writes:
+            write()
+        self.counter_writes.clear()
 
     # -- instances -------------------------------------------------------------------------------
     def load(self, consignment: Consignment) -> LoadedInstance:
@@ -266,17 +275,19 @@ class CommandContext:
                 self.count_later(
                     lambda: statistics.step_measured(session, consignment, step_id, step_name, hours)
                 )
-        self.session.add(
-            TimelineEvent(
-                consignment_id=consignment.id,
-                at=self.now,
-                kind=kind,
-                step_id=step_id,
-                step_name=step_name,
-                actor=actor if actor is not None else self.actor.username,
-                organization=organization if organization is not None else self.actor.organization,
-                working_hours=hours,
-                detail=detail or {},
+        self.timeline_rows.append(
+            (
+                consignment,
+                {
+                    "at": self.now,
+                    "kind": kind,
+                    "step_id": step_id,
+                    "step_name": step_name,
+                    "actor": actor if actor is not None else self.actor.username,
+                    "organization": organization if organization is not None else self.actor.organization,
+                    "working_hours": hours,
+                    "detail": detail or {},
+                },
             )
         )
 
@@ -330,7 +341,7 @@ class CommandExecutor:
                             result = command.execute(ctx)
                     else:
                         result = command.execute(ctx)
-                    ctx.write_counters()
+                    ctx.write_late_rows()
                     audit.seal(session, ctx.audit_events)
                     session.flush()
             except audit.AuditChainRace:

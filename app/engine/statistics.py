@@ -37,55 +37,61 @@ def iso_week(moment: datetime, tz) -> str:
     return f"{year}-W{week:02d}"
 
 
+_UPSERTS: dict[tuple, Any] = {}
+
+
+def _upsert(dialect: str, model, keys: tuple[str, ...], adds: tuple[str, ...], sets: tuple[str, ...]):
+    """The UPSERT adding to one counter row, built once per shape (its values are bound per call)."""
+    shape = (dialect, model, keys, adds, sets)
+    stmt = _UPSERTS.get(shape)
+    if stmt is None:
+        table = model.__table__
+        stmt = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=list(keys),
+            set_={name: table.c[name] + stmt.excluded[name] for name in adds}
+            | {name: stmt.excluded[name] for name in sets},
+        )
+        _UPSERTS[shape] = stmt
+    return stmt
+
+
 def _add(
-    session: Session, model, keys: dict[str, Any], adds: dict[str, Any], sets: dict[str, Any] | None = None
+    session: Session, model, rows: list[dict[str, Any]], adds: tuple[str, ...], sets: tuple[str, ...] = ()
 ):
-    """INSERT the row or add ``adds`` to its counters (one statement on SQLite and PostgreSQL)."""
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    table = model.__table__
-    stmt = insert(table).values(**keys, **adds, **(sets or {}))
-    stmt = stmt.on_conflict_do_update(
-        index_elements=list(keys),
-        set_={name: table.c[name] + stmt.excluded[name] for name in adds} | dict(sets or {}),
-    )
-    session.execute(stmt)
+    """INSERT each row or add its ``adds`` to the counters already there (one prebuilt statement,
+    executed once for all rows, on SQLite and PostgreSQL)."""
+    keys = tuple(name for name in rows[0] if name not in adds and name not in sets)
+    stmt = _upsert(session.get_bind().dialect.name, model, keys, adds, sets)
+    session.execute(stmt, rows)
 
 
 def step_measured(
     session: Session, consignment: Consignment, step_id: str, step_name: str, hours: float
 ) -> None:
-    for scope in scopes(consignment):
-        _add(
-            session,
-            StepDurationBucket,
-            {"step_id": step_id, "scope": scope, "bucket": bucket_of(hours)},
-            {"count": 1},
-            {"step_name": step_name},
-        )
+    bucket = bucket_of(hours)
+    rows = [
+        {"step_id": step_id, "scope": scope, "bucket": bucket, "count": 1, "step_name": step_name}
+        for scope in scopes(consignment)
+    ]
+    _add(session, StepDurationBucket, rows, ("count",), ("step_name",))
 
 
 def deadline_task_completed(
     session: Session, consignment: Consignment, organization: str, late: bool
 ) -> None:
-    for scope in scopes(consignment):
-        _add(
-            session,
-            SlaCounter,
-            {"organization": organization, "scope": scope},
-            {"items": 1, "breached": int(late)},
-        )
+    rows = [
+        {"organization": organization, "scope": scope, "items": 1, "breached": int(late)}
+        for scope in scopes(consignment)
+    ]
+    _add(session, SlaCounter, rows, ("items", "breached"))
 
 
 def consignment_cleared(session: Session, consignment: Consignment, tz) -> None:
     week = iso_week(consignment.finished_at, tz)
-    for scope in scopes(consignment):
-        _add(
-            session,
-            ClearanceWeek,
-            {"week": week, "scope": scope},
-            {"cleared": 1, "hours": float(consignment.clearance_hours or 0.0)},
-        )
+    hours = float(consignment.clearance_hours or 0.0)
+    rows = [{"week": week, "scope": scope, "cleared": 1, "hours": hours} for scope in scopes(consignment)]
+    _add(session, ClearanceWeek, rows, ("cleared", "hours"))
 
 
 def rebuild(session: Session, tz) -> dict[str, int]:
