@@ -124,14 +124,14 @@ def model_validate(paths: tuple[Path, ...], as_json: bool) -> None:
     problems: list[Problem] = []
     for path in paths:
         if not path.exists():
-            problems.append(Problem(str(path), "no such file or folder"))
+            problems.append(Problem(str(path), "no such file or folder", 1))
             continue
         try:
             compile_bundle(load_bundle(path), known_topics=KNOWN_TOPICS, known_messages=KNOWN_MESSAGES)
         except BundleInvalid as exc:
             problems.extend(exc.problems)
         except Exception as exc:  # the validator must never crash on odd input
-            problems.append(Problem(str(path), f"cannot be read as a model: {type(exc).__name__}: {exc}"))
+            problems.append(Problem(str(path), f"cannot be read as a model: {type(exc).__name__}: {exc}", 1))
     if as_json:
         click.echo(json.dumps({"valid": not problems, "problems": [p.as_dict() for p in problems]}, indent=1))
     else:

@@ -55,9 +55,13 @@ class Summary:
         return "\n".join(lines)
 
 
-def demo_consignments(count: int, rng: random.Random) -> list[dict[str, Any]]:
-    """The ten realistic consignments, then generated ones with valid identifiers."""
-    base = json.loads((PROJECT_ROOT / "config" / "demo_consignments.json").read_text(encoding="utf-8"))
+def demo_consignments(
+    count: int, rng: random.Random, base: list[dict[str, Any]] | None = None
+) -> list[dict[str, Any]]:
+    """The ten realistic consignments (or ``base``: entries of the same shape, each with its
+    ``trader_code``), then generated ones with valid identifiers."""
+    if base is None:
+        base = json.loads((PROJECT_ROOT / "config" / "demo_consignments.json").read_text(encoding="utf-8"))
     out = []
     for i in range(count):
         template = base[i % len(base)]

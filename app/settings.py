@@ -22,6 +22,9 @@ class Settings:
     secret_key: str = ""  # empty: a random key per process (set PORTAL_SECRET_KEY for web sessions)
     bundle_dir: Path = PROJECT_ROOT / "bpmn"
     seed_dir: Path = PROJECT_ROOT / "config"
+    # The sample consignments the studio's trial run uses (the domain reference); when the file is
+    # missing the trial falls back to config/demo_consignments.json and says so.
+    sample_consignments: Path = PROJECT_ROOT.parent / "shared" / "domain" / "consignments.json"
     # "system" follows the real clock; "simulated" reads a clock stored in the database that tests,
     # the demo and the simulator move forward instead of sleeping.
     clock: str = "system"

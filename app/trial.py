@@ -2,13 +2,19 @@
 database with the portal's own engine, commands and worker, the port / customs / payment simulators
 started in-process on loopback ports, and an injected clock that moves by how long each step takes.
 
+The sample consignments are the domain reference's (``Settings.sample_consignments``, by default
+``../shared/domain/consignments.json``), each given the code of its trader organization from
+``config/seed.json``; when that file is missing or unusable the trial runs the portal's copy,
+``config/demo_consignments.json``, and says why (``trial_samples``).
+
 Each user step is assumed to take the median working hours that step took in production (the
 dashboard's totals), or ``DEFAULT_STEP_HOURS`` for a step never measured; the result is the path each
-consignment took, whether it was escalated, and its predicted clearance time in working hours. Nothing
-touches the real database or the real outside systems."""
+consignment took, the hours assumed for each step, whether it was escalated, and its predicted
+clearance time in working hours. Nothing touches the real database or the real outside systems."""
 
 from __future__ import annotations
 
+import json
 import logging
 import random
 import shutil
@@ -19,6 +25,7 @@ from datetime import datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
+from flask_babel import lazy_gettext
 from sqlalchemy import select
 
 from app.consignments.registration import parse_registration
@@ -28,7 +35,7 @@ from app.engine.commands import CompleteWorkItem, CorrelateMessage, DeployBundle
 from app.engine.errors import PortalError
 from app.engine.executor import Actor
 from app.models import Consignment, ModelVersion, TimelineEvent, User, WorkItem
-from app.settings import Settings
+from app.settings import PROJECT_ROOT, Settings
 from app.signing.pki import DEMO_PIN
 from app.signing.service import PinSigning
 from app.simulators.server import SimulatorServer, build_simulator
@@ -36,6 +43,8 @@ from app.tasks import KNOWN_TOPICS, build_registry
 
 DEFAULT_STEP_HOURS = 1.0
 MAX_ROUNDS = 60
+MAX_SAMPLES = 20
+SAMPLE_KEYS = ("id", "trader", "goods", "hs8", "declaration_type", "declaration_no", "customs_branch")
 
 
 @dataclass
@@ -45,14 +54,28 @@ class TrialConsignment:
     outcome: str
     path: list[str] = field(default_factory=list)
     escalations: list[str] = field(default_factory=list)
+    # (step id, working hours assumed) for each user step done, in order
+    steps: list[tuple[str, float]] = field(default_factory=list)
     predicted_hours: float | None = None
     problem: str | None = None
+
+
+@dataclass(frozen=True)
+class TrialSamples:
+    """The consignments a trial runs (``app.demo.demo_consignments`` entries), the file they come from,
+    and why it is not the domain reference's file when it is not."""
+
+    samples: list[dict[str, Any]]
+    source: Path
+    fallback_reason: Any = None  # a translatable text, or None when the reference file was used
 
 
 @dataclass
 class TrialRun:
     version: int
     consignments: list[TrialConsignment]
+    samples_source: Path | None = None
+    samples_fallback_reason: Any = None
 
     @property
     def mean_hours(self) -> float | None:
@@ -60,22 +83,98 @@ class TrialRun:
         return round(sum(hours) / len(hours), 2) if hours else None
 
 
+def trial_samples(
+    count: int, settings: Settings | None = None, rng: random.Random | None = None
+) -> TrialSamples:
+    """``count`` sample consignments (at most ``MAX_SAMPLES``): those of the reference file first, then
+    generated ones like them; the portal's copy when the reference file is missing or unusable."""
+    from app.demo import demo_consignments
+
+    settings = settings or Settings.from_env()
+    count = max(1, min(count, MAX_SAMPLES))
+    rng = rng or random.Random(2016)
+    reference = Path(settings.sample_consignments)
+    fallback = settings.seed_dir / "demo_consignments.json"
+    try:
+        base = _reference_consignments(reference, settings.seed_dir / "seed.json")
+    except FileNotFoundError:
+        reason = lazy_gettext(
+            "%(path)s is missing: the trial runs the portal's copy %(fallback)s instead.",
+            path=str(reference),
+            fallback=_shown(fallback),
+        )
+    except ValueError as exc:
+        reason = lazy_gettext(
+            "%(path)s cannot be used (%(why)s): the trial runs the portal's copy %(fallback)s instead.",
+            path=str(reference),
+            why=str(exc),
+            fallback=_shown(fallback),
+        )
+    else:
+        return TrialSamples(demo_consignments(count, rng, base), reference)
+    copy = json.loads(fallback.read_text(encoding="utf-8"))
+    return TrialSamples(demo_consignments(count, rng, copy), fallback, reason)
+
+
+def _reference_consignments(path: Path, seed: Path) -> list[dict[str, Any]]:
+    """The reference file's consignments, each with ``trader_code``: the code of the trader organization
+    of that name in the seed (the one thing ``config/demo_consignments.json`` adds).
+
+    :raises FileNotFoundError: when the file is missing.
+    :raises ValueError: when it is not a list of consignments whose traders the seed knows.
+    """
+    try:
+        entries = json.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ValueError("not UTF-8") from exc
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"not valid JSON: {exc.msg} at line {exc.lineno}") from exc
+    if not isinstance(entries, list) or not entries or not all(isinstance(e, dict) for e in entries):
+        raise ValueError("not a list of consignments")
+    organizations = json.loads(seed.read_text(encoding="utf-8"))["organizations"]
+    traders = {o["name"]: o["code"] for o in organizations if o.get("kind") == "trader"}
+    out = []
+    for entry in entries:
+        missing = [key for key in SAMPLE_KEYS if not entry.get(key)]
+        if missing or not (entry.get("containers") or entry.get("awb")):
+            name = entry.get("id") or entry.get("declaration_no") or "?"
+            raise ValueError(f"consignment {name} lacks {', '.join(missing) or 'containers or awb'}")
+        if entry["trader"] not in traders:
+            raise ValueError(
+                f"trader {entry['trader']!r} of {entry['id']} is not an organization of the seed"
+            )
+        out.append({**entry, "trader_code": traders[entry["trader"]]})
+    return out
+
+
+def _shown(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(PROJECT_ROOT))
+    except ValueError:
+        return str(path)
+
+
 def run_trial(
     bundle: Bundle,
-    samples: list[dict[str, Any]],
+    samples: TrialSamples | list[dict[str, Any]],
     step_hours: dict[str, float],
-    answer,
+    answer=None,
     *,
     start: datetime,
 ) -> TrialRun:
-    """Run ``samples`` (``app.demo.demo_consignments`` entries) through ``bundle``; see the module doc.
+    """Run ``samples`` (``trial_samples``, or a plain list of ``app.demo.demo_consignments`` entries)
+    through ``bundle``; see the module doc.
 
-    ``answer(step_id, declaration_no, form_schema, now)`` gives the form data of a user step.
+    ``answer(step_id, declaration_no, form_schema, now)`` gives the form data of a user step; by default
+    ``demo_answers(samples)``.
     """
     from app.cli import initialize
     from app.services import build_portal
     from app.worker import Worker
 
+    given = samples if isinstance(samples, TrialSamples) else TrialSamples(list(samples), Path("<given>"))
+    samples = given.samples
+    answer = answer or demo_answers(samples)
     # The in-process port simulator has no portal to call back: the trial delivers the positions itself.
     logging.getLogger("app.simulators.callback").setLevel(logging.ERROR)
     folder = Path(tempfile.mkdtemp(prefix="portal-trial-"))
@@ -104,7 +203,7 @@ def run_trial(
             analyst = Actor("trial", None, "system")
             version = portal.execute(DeployBundle(bundle, note="trial", known_topics=KNOWN_TOPICS), analyst)
             results = [_run_one(portal, worker, clock, sample, step_hours, answer) for sample in samples]
-            return TrialRun(version.version, results)
+            return TrialRun(version.version, results, given.source, given.fallback_reason)
         finally:
             worker._pool.shutdown(wait=True)
             portal.close()
@@ -163,6 +262,7 @@ def _run_one(portal, worker, clock, sample, step_hours, answer) -> TrialConsignm
             item = items[0]
             hours = step_hours.get(item.step_id, DEFAULT_STEP_HOURS)
             clock.set(portal.calendar.add_working_hours(clock.now(), hours))
+            result.steps.append((item.step_id, hours))
             worker.fire_due_timers()
             schema = _forms(portal).get(item.form_key or "", {})
             data = answer(item.step_id, number, schema, clock.now())
@@ -234,10 +334,7 @@ def sample_answer(schema: dict[str, Any], now: datetime, rng: random.Random | No
 def demo_answers(samples: list[dict[str, Any]]):
     """Answers as the demo plays them (``app.demo.Player.answer``), a failing result where the sample says
     so, and ``sample_answer`` for steps the demo does not know (a step an analyst just added)."""
-    import json
-
     from app.demo import Player
-    from app.settings import PROJECT_ROOT
 
     seed = json.loads((PROJECT_ROOT / "config" / "seed.json").read_text(encoding="utf-8"))
     player = Player("http://127.0.0.1", seed)  # .answer() makes no call except for the nomination

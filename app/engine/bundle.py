@@ -1,8 +1,9 @@
 """Read, check and parse a model bundle (``bpmn/``): the BPMN process, its DMN tables and its forms.
 
 A bundle is a folder (or a mapping of file name → bytes once deployed). ``load_bundle`` collects the
-files, ``compile_bundle`` parses them into specs and reports every problem with file, line and element
-(the portal's own rules are in ``lint``).
+files, never reading more of one than its size limit (a file over the limit is refused unread, so memory
+stays bounded whatever is on disk); ``compile_bundle`` parses them into specs and reports every problem
+with file, line and element (the portal's own rules are in ``lint``).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 
 from .lint import element_index, lint, lint_xml, process_location
-from .parser import PortalParser, UnsafeXml, parse_xml_safely
+from .parser import MAX_XML_BYTES, PortalParser, UnsafeXml, parse_xml_safely, too_large_message
 from .problems import BundleInvalid, Problem
 from .serializer import DeployedSpecs
 
@@ -43,15 +44,24 @@ XML_DECLARATION = re.compile(rb"^(?:\xef\xbb\xbf)?\s*<\?xml[^>]*?encoding\s*=\s*
 
 @dataclass
 class Bundle:
-    """The raw files of a bundle: BPMN and DMN XML, and JSON forms keyed by form key."""
+    """The raw files of a bundle: BPMN and DMN XML, and JSON forms keyed by form key.
+
+    ``refused`` names the files ``load_bundle`` found but did not read (too large, not a regular file,
+    unreadable) with the reason; ``origin`` is where the bundle came from, for problems about the whole
+    bundle.
+    """
 
     files: dict[str, bytes] = field(default_factory=dict)
+    refused: dict[str, str] = field(default_factory=dict)
+    origin: str = field(default="<bundle>", compare=False)
 
     @property
     def checksum(self) -> str:
         digest = hashlib.sha256()
         for name in sorted(self.files):
             digest.update(name.encode() + b"\0" + self.files[name] + b"\0")
+        for name in sorted(self.refused):
+            digest.update(name.encode() + b"\0refused\0" + self.refused[name].encode() + b"\0")
         return digest.hexdigest()
 
     def bpmn_files(self) -> list[str]:
@@ -72,16 +82,43 @@ class CompiledBundle:
 
 
 def load_bundle(path: Path) -> Bundle:
-    """Collect the bundle files under ``path`` (a folder) or a single ``.bpmn`` file."""
+    """Collect the bundle files under ``path`` (a folder) or a single ``.bpmn`` file.
+
+    A file larger than its limit (``MAX_XML_BYTES`` for BPMN and DMN, ``MAX_FORM_BYTES`` for a form) is
+    not read: it goes to ``Bundle.refused`` with the reason, as do files that are not regular files or
+    cannot be opened.
+    """
     path = Path(path)
-    bundle = Bundle()
-    if path.is_file():
-        bundle.files[path.name] = path.read_bytes()
+    bundle = Bundle(origin=str(path))
+    if not path.is_dir():
+        _load_file(bundle, path.name, path)
         return bundle
     for pattern in ("*.bpmn", "*.dmn", "forms/*.json"):
         for file in sorted(path.glob(pattern)):
-            bundle.files[file.relative_to(path).as_posix()] = file.read_bytes()
+            _load_file(bundle, file.relative_to(path).as_posix(), file)
     return bundle
+
+
+def _load_file(bundle: Bundle, name: str, file: Path) -> None:
+    """Read at most the file's limit plus one byte, after checking its size on disk."""
+    limit = MAX_FORM_BYTES if name.endswith(".json") else MAX_XML_BYTES
+    try:
+        if not file.is_file():  # a device, a pipe or a folder named like a model file
+            bundle.refused[name] = "not a regular file" if file.exists() else "no such file"
+            return
+        size = file.stat().st_size
+        if size > limit:
+            bundle.refused[name] = too_large_message(size, limit)
+            return
+        with file.open("rb") as handle:
+            data = handle.read(limit + 1)
+    except OSError as exc:
+        bundle.refused[name] = f"cannot be read: {exc.strerror or type(exc).__name__}"
+        return
+    if len(data) > limit:  # the file grew after it was measured
+        bundle.refused[name] = too_large_message(None, limit)
+        return
+    bundle.files[name] = data
 
 
 def compile_bundle(
@@ -95,13 +132,15 @@ def compile_bundle(
 
     :raises BundleInvalid: listing every problem found.
     """
-    problems: list[Problem] = []
+    problems: list[Problem] = [Problem(name, why, 1) for name, why in sorted(bundle.refused.items())]
     forms = _load_forms(bundle, problems)
     parser = PortalParser()
     roots: dict[str, etree._Element] = {}
-    unreadable = not bundle.bpmn_files()
-    if unreadable:
-        problems.append(Problem("<bundle>", "no .bpmn file in the bundle"))
+    refused_models = [n for n in bundle.refused if n.endswith((".bpmn", ".dmn"))]
+    unreadable = bool(refused_models)
+    if not bundle.bpmn_files() and not any(n.endswith(".bpmn") for n in refused_models):
+        unreadable = True
+        problems.append(Problem(bundle.origin, "no .bpmn file in the bundle", 1))
     for name in bundle.dmn_files() + bundle.bpmn_files():
         problem = _read_xml(parser, name, bundle.files[name], roots)
         if problem is not None:
@@ -127,7 +166,8 @@ def compile_bundle(
         for p in parser.dmn_parsers.values()
         if _parsed(p)
     }
-    broken_forms = {Path(name).stem for name in bundle.form_files()} - set(forms)
+    form_names = bundle.form_files() + [n for n in bundle.refused if n.startswith("forms/")]
+    broken_forms = {Path(name).stem for name in form_names} - set(forms)
     problems.extend(
         lint(spec, subprocess_specs, forms, known_topics, dmn_file_of, known_messages, broken_forms)
     )
@@ -140,6 +180,8 @@ def _read_xml(
     parser: PortalParser, name: str, data: bytes, roots: dict[str, etree._Element]
 ) -> Problem | None:
     """Add one BPMN or DMN file to the parser; return the problem that stopped it, if any."""
+    if len(data) > MAX_XML_BYTES:  # before any decoding: a bundle built in memory is not size-checked
+        return Problem(name, too_large_message(len(data), MAX_XML_BYTES), 1)
     problem = _encoding_problem(name, data)
     if problem is not None:
         return problem
@@ -199,6 +241,8 @@ def _from_spiff(exc: Exception, default_file: str) -> Problem:
     line = getattr(exc, "line_number", None) or getattr(exc, "sourceline", None)
     element = getattr(exc, "id", None)
     message = getattr(exc, "msg", None) or str(exc)
+    if not line and not element:
+        line = 1  # every problem names a line or an element; this one is about the whole file
     return Problem(Path(str(file)).name if file else default_file, str(message).strip(), line, element)
 
 
@@ -207,7 +251,7 @@ def _load_forms(bundle: Bundle, problems: list[Problem]) -> dict[str, dict[str, 
     for name in bundle.form_files():
         data = bundle.files[name]
         if len(data) > MAX_FORM_BYTES:
-            problems.append(Problem(name, "form file too large", 1))
+            problems.append(Problem(name, "form " + too_large_message(len(data), MAX_FORM_BYTES), 1))
             continue
         try:
             schema = json.loads(data.decode("utf-8"))

@@ -290,34 +290,54 @@ def lint_xml(root: etree._Element, file: str) -> list[Problem]:
                         )
                     )
             elif kind == "exclusiveGateway":
-                outgoing = [f for f in flows if f.get("sourceRef") == node.get("id")]
-                if len(outgoing) > 1 and not node.get("default") and not _complementary(outgoing):
-                    problems.append(
-                        Problem(
-                            file,
-                            "exclusive gateway has no default flow: when no condition holds the consignment "
-                            "stops with an error (mark one outgoing flow as the default)",
-                            node.sourceline,
-                            node.get("id"),
-                            node.get("name"),
-                        )
-                    )
+                problem = _gateway_problem(node, [f for f in flows if f.get("sourceRef") == node.get("id")])
+                if problem:
+                    problems.append(Problem(file, problem, node.sourceline, node.get("id"), node.get("name")))
     return problems
 
 
-def _complementary(flows: list[etree._Element]) -> bool:
-    """Two flows whose conditions are ``c`` and ``not c`` cover every case without a default."""
-    if len(flows) != 2:
+def _gateway_problem(node: etree._Element, outgoing: list[etree._Element]) -> str | None:
+    """Why an exclusive gateway can run out of flows, or None. One flow without a condition is always
+    taken (SpiffWorkflow makes it the default); several flows, or a single conditional one, need a
+    default flow or complete conditions (``c`` / ``not c``, or one flow whose condition is ``True``)."""
+    if node.get("default") or not outgoing or _complete(outgoing):
+        return None
+    if len(outgoing) == 1:
+        if _condition(outgoing[0]) is None:
+            return None
+        return (
+            "exclusive gateway has a single conditional flow and no default: when its condition is false "
+            "the consignment stops with an error (mark the flow as the default or remove its condition)"
+        )
+    return (
+        "exclusive gateway has no default flow: when no condition holds the consignment "
+        "stops with an error (mark one outgoing flow as the default)"
+    )
+
+
+def _condition(flow: etree._Element) -> str | None:
+    """The flow's condition text, or None when it has none."""
+    condition = flow.find(f"{{{BPMN_NS}}}conditionExpression")
+    text = (condition.text or "").strip() if condition is not None else ""
+    return text or None
+
+
+def _parsed_condition(flow: etree._Element) -> ast.expr | None:
+    try:
+        return ast.parse(_condition(flow) or "", mode="eval").body
+    except SyntaxError:
+        return None
+
+
+def _complete(flows: list[etree._Element]) -> bool:
+    """Conditions that cover every case without a default: one flow whose condition is literally
+    ``True``, or two flows whose conditions are ``c`` and ``not c``."""
+    parsed = [_parsed_condition(flow) for flow in flows]
+    if any(isinstance(p, ast.Constant) and p.value is True for p in parsed):
+        return True
+    if len(parsed) != 2 or None in parsed:
         return False
-    texts = []
-    for flow in flows:
-        condition = flow.find(f"{{{BPMN_NS}}}conditionExpression")
-        text = (condition.text or "").strip() if condition is not None else ""
-        try:
-            texts.append(ast.dump(ast.parse(text, mode="eval").body))
-        except SyntaxError:
-            return False
-    a, b = texts
+    a, b = (ast.dump(p) for p in parsed)
     return f"UnaryOp(op=Not(), operand={a})" == b or f"UnaryOp(op=Not(), operand={b})" == a
 
 

@@ -33,22 +33,38 @@ class UnsafeXml(ValueError):
 def parse_xml_safely(data: bytes, filename: str = "<bundle>") -> etree._Element:
     """Parse untrusted XML: no DTD, no entity expansion, no network, bounded size.
 
+    Messages do not repeat ``filename``: whoever reports the problem names the file once.
+
     :raises UnsafeXml: with a message and, where known, the line.
     """
+    del filename  # kept in the signature for callers that pass it; the problem names the file
     if len(data) > MAX_XML_BYTES:
-        raise UnsafeXml(f"{filename}: file larger than {MAX_XML_BYTES // (1024 * 1024)} MB")
+        raise UnsafeXml(too_large_message(len(data), MAX_XML_BYTES), 1)
     if b"<!DOCTYPE" in data[:4096].upper() or b"<!ENTITY" in data.upper():
-        raise UnsafeXml(f"{filename}: DOCTYPE and entity declarations are not allowed", 1)
+        raise UnsafeXml("DOCTYPE and entity declarations are not allowed", 1)
     parser = etree.XMLParser(
         resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False, remove_pis=True
     )
     try:
         root = etree.fromstring(data, parser=parser)
     except etree.XMLSyntaxError as exc:
-        raise UnsafeXml(f"{filename}: not well-formed XML: {exc.msg}", exc.lineno) from None
+        raise UnsafeXml(f"not well-formed XML: {exc.msg}", exc.lineno or 1) from None
     if root is None:
-        raise UnsafeXml(f"{filename}: empty document")
+        raise UnsafeXml("empty document", 1)
     return root
+
+
+def too_large_message(size: int | None, limit: int) -> str:
+    """``file larger than 5 MB (150.5 MB)``: the limit, then the size found when it is known."""
+    found = f" ({_megabytes(size)})" if size is not None else ""
+    return f"file larger than {_megabytes(limit)}{found}"
+
+
+def _megabytes(size: int) -> str:
+    if size < 1024 * 1024:
+        return f"{size / 1024:.0f} KB"
+    megabytes = size / (1024 * 1024)
+    return f"{megabytes:.0f} MB" if megabytes.is_integer() else f"{megabytes:.1f} MB"
 
 
 class ClockedTimerMixin:

@@ -320,7 +320,12 @@ def test_missing_decision_table_is_reported_on_its_task():
 
 def test_bundle_without_bpmn():
     problem = only_problem(Bundle({k: v for k, v in REAL.files.items() if k != BPMN}))
-    assert problem.message == "no .bpmn file in the bundle"
+    assert (problem.file, problem.line, problem.message) == ("<bundle>", 1, "no .bpmn file in the bundle")
+
+
+def test_folder_without_bpmn_names_the_folder(tmp_path):
+    problem = only_problem(load_bundle(tmp_path))
+    assert str(problem) == f"{tmp_path}:1 -: no .bpmn file in the bundle"
 
 
 def test_bundle_with_another_process_id():
@@ -387,7 +392,8 @@ def test_form_that_is_too_large():
     schema = json.loads(FORM_TEXT)
     schema["description"] = "x" * 300_000
     problem = form_problem(bundle(files={FORM: json.dumps(schema).encode()}))
-    assert (problem.file, problem.message) == (FORM, "form file too large")
+    assert problem.file == FORM and problem.line == 1
+    assert re.fullmatch(r"form file larger than 256 KB \(29\d KB\)", problem.message), problem.message
 
 
 # -- hostile XML ---------------------------------------------------------------------------------------------
@@ -437,7 +443,7 @@ HOSTILE = {
         "DOCTYPE and entity declarations are not allowed",
         1,
     ),
-    "6 MB file": (SIX_MB, "file larger than 5 MB", None),
+    "6 MB file": (SIX_MB, "file larger than 5 MB (6.0 MB)", 1),
     "invalid UTF-8 bytes": (
         INVALID_UTF8,
         "must be UTF-8 encoded",
@@ -482,7 +488,65 @@ def test_hostile_xml_is_refused_with_a_clear_message(data, message, line):
     assert message in problem.message
     if line is not None:
         assert problem.line == line
+    assert problem.line or problem.element_id
+    assert BPMN not in problem.message  # the file is named once, by the problem
     assert "root:" not in problem.message  # nothing of /etc/passwd leaks into the message
+
+
+# -- files too large to read ---------------------------------------------------------------------------------
+def sparse_bundle(folder: Path, name: str, size: int) -> Path:
+    """The real bundle in ``folder`` with ``name`` grown to ``size`` bytes by a hole (nothing written)."""
+    for file_name, data in REAL.files.items():
+        (folder / file_name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / file_name).write_bytes(data)
+    with (folder / name).open("r+b") as handle:
+        handle.truncate(size)
+    return folder
+
+
+@pytest.mark.parametrize(
+    ("name", "size", "message"),
+    [
+        (BPMN, 1024**3, "file larger than 5 MB (1024 MB)"),
+        ("fees.dmn", 5 * 1024 * 1024 + 1, "file larger than 5 MB (5.0 MB)"),
+    ],
+    ids=["1 GB BPMN", "DMN one byte over"],
+)
+def test_a_model_file_over_the_limit_is_refused_unread(tmp_path, name, size, message):
+    loaded = load_bundle(sparse_bundle(tmp_path, name, size))
+    assert name not in loaded.files
+    assert loaded.refused == {name: message}
+    assert str(only_problem(loaded)) == f"{name}:1 -: {message}"
+
+
+def test_a_model_file_at_the_limit_is_read(tmp_path):
+    text = REAL_TEXT.replace("<bpmn:documentation>", "<bpmn:documentation>" + " " * 10, 1).encode()
+    padded = text.replace(b" " * 10, b" " * (10 + 5 * 1024 * 1024 - len(text)), 1)
+    assert len(padded) == 5 * 1024 * 1024
+    (tmp_path / BPMN).write_bytes(padded)
+    loaded = load_bundle(tmp_path / BPMN)
+    assert loaded.files == {BPMN: padded} and not loaded.refused
+
+
+def test_a_form_over_the_limit_is_refused_unread_and_its_tasks_are_told(tmp_path):
+    loaded = load_bundle(sparse_bundle(tmp_path, FORM, 10 * 1024 * 1024))
+    assert FORM not in loaded.files
+    problem = form_problem(loaded)
+    assert (problem.line, problem.message) == (1, "file larger than 256 KB (10 MB)")
+
+
+def test_a_device_named_like_a_model_is_not_read(tmp_path):
+    """``/dev/zero`` never ends: reading it whole would never return."""
+    folder = sparse_bundle(tmp_path, BPMN, len(REAL.files[BPMN]))
+    (folder / "fees.dmn").unlink()
+    (folder / "fees.dmn").symlink_to("/dev/zero")
+    loaded = load_bundle(folder)
+    assert loaded.refused == {"fees.dmn": "not a regular file"}
+    assert [str(p) for p in problems_of(loaded)] == ["fees.dmn:1 -: not a regular file"]
+
+
+def test_a_refused_file_changes_the_checksum():
+    assert Bundle(dict(REAL.files), {"x.dmn": "not a regular file"}).checksum != REAL.checksum
 
 
 def test_no_entity_is_ever_expanded():

@@ -1,6 +1,8 @@
 """``portal model validate``: exit 0 and "valid" for a good bundle, exit 1 and one
-``file:line element-id: message`` line per problem otherwise, JSON on request, and never a traceback.
-Tested in process with click's ``CliRunner`` and once more as a real subprocess."""
+``file:line element-id: message`` line per problem otherwise (every line names a line or an element),
+JSON on request, and never a traceback. Tested in process with click's ``CliRunner`` and once more as a
+real subprocess, which also shows that a huge file is refused without being read: the process's peak
+memory stays far below the file's size."""
 
 from __future__ import annotations
 
@@ -147,7 +149,7 @@ def test_corpus_files_give_located_lines(tmp_path, name):
 def test_missing_path():
     result = validate(PROJECT_ROOT / "no-such-bundle")
     assert result.exit_code == 1
-    assert result.stdout.splitlines() == [f"{PROJECT_ROOT / 'no-such-bundle'}:0 -: no such file or folder"]
+    assert result.stdout.splitlines() == [f"{PROJECT_ROOT / 'no-such-bundle'}:1 -: no such file or folder"]
 
 
 def test_missing_path_in_json():
@@ -158,7 +160,7 @@ def test_missing_path_in_json():
         "problems": [
             {
                 "file": "no-such-bundle",
-                "line": None,
+                "line": 1,
                 "element_id": None,
                 "element_name": None,
                 "message": "no such file or folder",
@@ -172,7 +174,7 @@ def test_folder_without_bpmn(tmp_path):
     (tmp_path / "notes.txt").write_text("not a model", encoding="utf-8")
     result = validate(tmp_path)
     assert result.exit_code == 1
-    assert result.stdout.splitlines() == ["<bundle>:0 -: no .bpmn file in the bundle"]
+    assert result.stdout.splitlines() == [f"{tmp_path}:1 -: no .bpmn file in the bundle"]
 
 
 def test_hostile_single_file(tmp_path):
@@ -180,9 +182,7 @@ def test_hostile_single_file(tmp_path):
     hostile.write_bytes((CORPUS / "hostile_xxe_file.bpmn").read_bytes())
     result = validate(hostile)
     assert result.exit_code == 1
-    assert result.stdout.splitlines() == [
-        "evil.bpmn:1 -: evil.bpmn: DOCTYPE and entity declarations are not allowed"
-    ]
+    assert result.stdout.splitlines() == ["evil.bpmn:1 -: DOCTYPE and entity declarations are not allowed"]
     assert "root:" not in result.output
 
 
@@ -266,6 +266,82 @@ def test_subprocess_odd_inputs_never_print_a_traceback(tmp_path):
     assert len(lines) == 4
     assert all(LINE.match(line) for line in lines), lines
     assert lines[0].endswith("no such file or folder")
-    assert lines[1] == "<bundle>:0 -: no .bpmn file in the bundle"
+    assert lines[1] == f"{empty}:1 -: no .bpmn file in the bundle"
     assert "DOCTYPE and entity declarations are not allowed" in lines[2]
     assert "must be UTF-8 encoded" in lines[3]
+
+
+def test_subprocess_every_corpus_file_gives_located_lines_and_no_traceback():
+    files = sorted(CORPUS.glob("*.bpmn"))
+    assert len(files) >= 50
+    done = portal(*files)  # each file alone, without the bundle's tables and forms
+    assert done.returncode == 1
+    assert done.stderr == ""
+    lines = done.stdout.splitlines()
+    named = {Path(m["file"]).name for m in map(LINE.match, lines) if m}
+    refused = {f.name for f in files if not f.name.startswith("valid_")}
+    assert refused <= named <= {f.name for f in files}
+    for line in lines:
+        match = LINE.match(line)
+        assert match, line
+        assert match["line"] != "0" or match["element"] != "-", line
+
+
+# -- huge files: refused unread, memory bounded ------------------------------------------------------------
+HUGE = 150 * 1024 * 1024
+MEMORY_BOUND_MB = 200  # the portal itself needs about 85 MB; reading the file would need more than 150 MB
+MEASURE = (
+    "import json, resource, subprocess, sys\n"
+    "done = subprocess.run(sys.argv[1:], capture_output=True, text=True, timeout=120)\n"
+    "peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024\n"
+    "print(json.dumps({'code': done.returncode, 'out': done.stdout, 'err': done.stderr, 'peak_mb': peak}))\n"
+)
+
+
+def grow(path: Path, size: int) -> None:
+    """Make ``path`` ``size`` bytes long by a hole after its first ``<bpmn:documentation>`` (or before
+    its last byte), writing almost nothing to disk: the hole reads as NUL bytes."""
+    data = path.read_bytes()
+    marker = b"<bpmn:documentation>"
+    cut = data.index(marker) + len(marker) if marker in data else len(data) - 1
+    with path.open("wb") as out:
+        out.write(data[:cut])
+        out.seek(size - (len(data) - cut))
+        out.write(data[cut:])
+    assert path.stat().st_size == size
+
+
+def measured_validate(*args: str | Path) -> dict:
+    """``portal model validate`` run from a fresh Python that reports the peak memory of its only child."""
+    if PORTAL is None:
+        pytest.skip("the portal console script is not installed")
+    done = subprocess.run(
+        [sys.executable, "-c", MEASURE, str(PORTAL), "model", "validate", *map(str, args)],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=150,
+        check=True,
+    )
+    return json.loads(done.stdout)
+
+
+def test_subprocess_huge_files_are_refused_with_bounded_memory(tmp_path):
+    single = tmp_path / "huge.bpmn"
+    single.write_bytes((BUNDLE / BPMN).read_bytes())
+    grow(single, HUGE)
+    folder = tmp_path / "bundle"
+    shutil.copytree(BUNDLE, folder, ignore=shutil.ignore_patterns("element-templates", "README.md"))
+    grow(folder / "fees.dmn", HUGE)
+    grow(folder / "forms" / "fee_payment.json", HUGE)
+    run = measured_validate(single, folder)
+    assert run["code"] == 1
+    assert "Traceback" not in run["out"] + run["err"]
+    lines = run["out"].splitlines()
+    assert lines[:3] == [
+        "huge.bpmn:1 -: file larger than 5 MB (150 MB)",
+        "fees.dmn:1 -: file larger than 5 MB (150 MB)",
+        "forms/fee_payment.json:1 -: file larger than 256 KB (150 MB)",
+    ]
+    assert all(LINE.match(line) for line in lines), lines
+    assert run["peak_mb"] < MEMORY_BOUND_MB, f"peak memory {run['peak_mb']:.0f} MB"

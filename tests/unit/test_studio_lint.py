@@ -1,14 +1,17 @@
 """The analyst studio's lint rules on the real bundle, one mistake at a time: exclusive gateways need a
-default flow (or two complementary conditions), messages must be callbacks the portal receives, timer
+default flow or complete conditions (two complementary ones, or one that is ``True``), a single
+conditional flow without a default is refused, messages must be callbacks the portal receives, timer
 literals must be quoted and parse, performers must resolve, and every problem carries its line and the
 element's name."""
 
 from __future__ import annotations
 
 import pytest
+from lxml import etree
 
 from app.engine.bundle import Bundle, BundleInvalid, Problem, compile_bundle, load_bundle
 from app.engine.commands.messages import KNOWN_MESSAGES
+from app.engine.lint import lint_xml
 from app.settings import PROJECT_ROOT
 from app.tasks import KNOWN_TOPICS
 
@@ -74,6 +77,88 @@ def test_exclusive_gateway_with_complementary_conditions_needs_no_default():
         ),
         known_topics=KNOWN_TOPICS,
     )
+
+
+def test_exclusive_gateway_with_a_true_condition_needs_no_default():
+    compile_bundle(
+        edited(
+            (' default="Flow_result_gateway_to_handle_non_compliance"', ""),
+            (
+                'name="fail" sourceRef="result_gateway" targetRef="handle_non_compliance" />',
+                'name="fail" sourceRef="result_gateway" targetRef="handle_non_compliance">'
+                '<bpmn:conditionExpression xsi:type="bpmn:tFormalExpression">True'
+                "</bpmn:conditionExpression></bpmn:sequenceFlow>",
+            ),
+        ),
+        known_topics=KNOWN_TOPICS,
+    )
+
+
+def test_joining_gateway_whose_single_flow_gets_a_condition():
+    """``nomination_join`` has one plain outgoing flow; a condition on it can leave the consignment stuck."""
+    [problem] = problems(
+        edited(
+            (
+                'sourceRef="nomination_join" targetRef="port_move" />',
+                'sourceRef="nomination_join" targetRef="port_move">'
+                '<bpmn:conditionExpression xsi:type="bpmn:tFormalExpression">container_count &gt; 0'
+                "</bpmn:conditionExpression></bpmn:sequenceFlow>",
+            )
+        )
+    )
+    assert (problem.element_id, problem.element_name) == ("nomination_join", "Containers chosen")
+    assert problem.line == line_of('<bpmn:exclusiveGateway id="nomination_join"')
+    assert "single conditional flow and no default" in problem.message
+
+
+GATEWAY = """<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="d">
+<bpmn:process id="p">
+<bpmn:exclusiveGateway id="gw" name="Decide"{default}/>
+{flows}
+</bpmn:process></bpmn:definitions>"""
+
+
+def gateway_problems(*conditions: str | None, default: str | None = None) -> list[str]:
+    """Lint a gateway with one outgoing flow per condition (``None``: a flow without condition)."""
+    flows = "\n".join(
+        f'<bpmn:sequenceFlow id="f{i}" sourceRef="gw" targetRef="t{i}">'
+        + (f"<bpmn:conditionExpression>{c}</bpmn:conditionExpression>" if c is not None else "")
+        + "</bpmn:sequenceFlow>"
+        for i, c in enumerate(conditions)
+    )
+    xml = GATEWAY.format(default=f' default="{default}"' if default else "", flows=flows)
+    found = lint_xml(etree.fromstring(xml.encode()), "g.bpmn")
+    assert all((p.element_id, p.element_name, p.line) == ("gw", "Decide", 3) for p in found)
+    return [p.message for p in found]
+
+
+GATEWAYS = {
+    "one flow without condition": ((None,), None, None),
+    "one conditional flow": (("fee_vnd &gt; 0",), None, "single conditional flow and no default"),
+    "one conditional flow that is the default": (("fee_vnd &gt; 0",), "f0", None),
+    "one flow whose condition is True": (("True",), None, None),
+    "one flow whose condition is (True)": ((" (True) ",), None, None),
+    "one flow whose condition is the string 'True'": (("'True'",), None, "single conditional flow"),
+    "one flow whose condition is 1": (("1",), None, "single conditional flow"),
+    "c and not c": (("paid", "not paid"), None, None),
+    "not c and c": (("not (a == 1)", "a == 1"), None, None),
+    "c and True": (("a == 1", "True"), None, None),
+    "True among three": (("a == 1", "a == 2", "True"), None, None),
+    "two unrelated conditions": (("a == 1", "a == 2"), None, "has no default flow"),
+    "c and not c and a third": (("c", "not c", "d"), None, "has no default flow"),
+    "c and a broken condition": (("c", "not (c"), None, "has no default flow"),
+    "two conditions and a default": (("a == 1", "a == 2"), "f1", None),
+    "no outgoing flow": ((), None, None),
+}
+
+
+@pytest.mark.parametrize(("conditions", "default", "message"), GATEWAYS.values(), ids=GATEWAYS.keys())
+def test_exclusive_gateway_rules(conditions, default, message):
+    found = gateway_problems(*conditions, default=default)
+    if message is None:
+        assert found == []
+    else:
+        assert len(found) == 1 and message in found[0], found
 
 
 def test_message_the_portal_does_not_receive():
