@@ -40,9 +40,9 @@ from app.engine.commands import (  # noqa: E402
 from app.engine.executor import Actor  # noqa: E402
 from app.models import Consignment, User, WorkItem  # noqa: E402
 from app.services import build_portal  # noqa: E402
+from app.settings import PROJECT_ROOT, Settings  # noqa: E402
 from app.signing.pki import DEMO_PIN  # noqa: E402
 from app.signing.service import PinSigning  # noqa: E402
-from app.settings import PROJECT_ROOT, Settings  # noqa: E402
 
 # What each connector answers (the simulators' answers, shortened).
 CONNECTOR_RESULTS = {

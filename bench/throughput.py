@@ -151,7 +151,7 @@ def _drive_all(entries, specs, answers, now, calendar, record: MemoryRun | None)
     for entry in entries:
         registration = parse_registration(entry.payload)
         workflow = BpmnWorkflow(specs.spec, specs.subprocess_specs, script_engine=engine)
-        variables = registration.process_variables(entry.trader)
+        variables = registration.process_variables(entry.trader, now)
         for task in workflow.get_tasks(state=TaskState.READY):
             task.data.update(variables)
         workflow.do_engine_steps()

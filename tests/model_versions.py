@@ -1,9 +1,10 @@
 """A second version of the real bundle, edited the way an analyst would, for the diff and migration tests.
 
-Version 2 renames "Record the sampling", shortens the port-move SLA timer (PT12H to PT10H), adds a
-payment SLA timer on "Pay inspection fees", removes "Nominate containers for inspection" (the port
-moves every container declared, so "Ask the port to move the containers" takes new inputs), raises the
-quarantine fee in ``fees.dmn`` and adds an optional photo reference to the sampling-record form."""
+Version 2 renames "Record the sampling", shortens the port-move SLA timer (12 to 10 hours from
+registration), adds a payment SLA timer on "Pay inspection fees", removes "Nominate containers for
+inspection" (the port moves every container declared, so "Ask the port to move the containers" takes
+new inputs), raises the quarantine fee in ``fees.dmn`` and adds an optional photo reference to the
+sampling-record form."""
 
 from __future__ import annotations
 
@@ -58,7 +59,7 @@ def version_2_bpmn(text: str | None = None) -> str:
     text = text if text is not None else REAL.files[BPMN].decode("utf-8")
     element, old_name, new_name = RENAMED
     text = replace_once(text, f'id="{element}" name="{old_name}"', f'id="{element}" name="{new_name}"')
-    text = replace_once(text, '"PT12H"</bpmn:timeDuration>', '"PT10H"</bpmn:timeDuration>')
+    text = replace_once(text, "hours_after(registered_at, 12)<", "hours_after(registered_at, 10)<")
     # Remove the nomination: containers always go straight to the move.
     text = without_element(text, "bpmn:userTask", REMOVED)
     text = without_element(text, "bpmn:sequenceFlow", "Flow_nominate_containers_to_nomination_join")

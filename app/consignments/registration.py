@@ -4,6 +4,7 @@ CLI): every problem is reported with the field it concerns, and nothing is writt
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from app.engine.errors import ValidationFailed
@@ -51,9 +52,10 @@ class Registration:
     request_preservation: bool = False
     trader: str | None = None
 
-    def process_variables(self, trader_code: str) -> dict[str, Any]:
+    def process_variables(self, trader_code: str, registered_at: datetime) -> dict[str, Any]:
         """The variables the model starts with (see bpmn/README.md)."""
         return {
+            "registered_at": registered_at.isoformat(),
             "declaration_no": self.declaration_no,
             "declaration_type": self.declaration_type,
             "customs_branch": self.customs_branch,

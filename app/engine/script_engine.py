@@ -1,10 +1,11 @@
 """The script engine SpiffWorkflow uses for every expression: sandboxed, clock-aware, with the
-working-time functions analysts may call (``working_hours(n)``, ``working_days(n)``)."""
+working-time functions analysts may call (``working_hours(n)``, ``working_days(n)``, and
+``hours_after(moment, n)`` for round-the-clock deadlines counted from an earlier moment)."""
 
 from __future__ import annotations
 
 import ast
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
@@ -46,7 +47,11 @@ class PortalScriptEngine(PythonScriptEngine):
     def __init__(self, now: datetime, calendar: WorkingCalendar) -> None:
         self._now = now
         self.calendar = calendar
-        functions = {"working_hours": self.working_hours, "working_days": self.working_days}
+        functions = {
+            "working_hours": self.working_hours,
+            "working_days": self.working_days,
+            "hours_after": self.hours_after,
+        }
         super().__init__(environment=SandboxEnvironment(functions))
 
     def now(self) -> datetime:
@@ -59,6 +64,15 @@ class PortalScriptEngine(PythonScriptEngine):
     def working_days(self, days: int) -> str:
         """Return the ISO moment ``days`` working days from now (end of office hours)."""
         return self.calendar.add_working_days(self._now, int(days)).isoformat()
+
+    @staticmethod
+    def hours_after(moment: str, hours: float) -> str:
+        """Return the ISO moment ``hours`` clock hours after the ISO moment ``moment`` (for deadlines that
+        run round the clock from an earlier event, e.g. the port's 12 hours from registration)."""
+        start = datetime.fromisoformat(str(moment))
+        if start.tzinfo is None:
+            raise ValueError(f"hours_after needs a moment with its time zone, got {moment!r}")
+        return (start + timedelta(hours=float(hours))).isoformat()
 
     def validate(self, expression):
         # SyntaxError must surface as such: the DMN engine relies on it to add an implicit "==".

@@ -108,7 +108,8 @@ def test_diff_with_an_invalid_bundle_lists_its_problems(tmp_path):
     folder = tmp_path / "broken"
     shutil.copytree(PROJECT_ROOT / "bpmn", folder)
     bpmn = folder / "specialized_inspection.bpmn"
-    bpmn.write_text(bpmn.read_text().replace('"PT12H"', "PT12H"), encoding="utf-8")
+    port_timer = "hours_after(registered_at, 12)</bpmn:timeDate>"
+    bpmn.write_text(bpmn.read_text().replace(port_timer, "PT12H</bpmn:timeDate>"), encoding="utf-8")
     result = portal_cli("model", "diff", str(PROJECT_ROOT / "bpmn"), str(folder))
     assert result.exit_code == 1
     assert "port_move_sla: timer 'PT12H' is read as Python" in result.output

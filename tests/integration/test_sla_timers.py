@@ -60,6 +60,36 @@ def test_port_move_not_reported_within_12_hours_escalates_to_the_branch_manager(
         requests.post(simulators.urls["port"] + "/_sim/fail", json={"mode": "ok"}, timeout=5)
 
 
+def test_the_port_has_12_hours_from_registration_even_when_customs_nominates_late(
+    portal, live_portal, worker, simulators, clock
+):
+    requests.post(simulators.urls["port"] + "/_sim/fail", json={"mode": "error"}, timeout=5)
+    try:
+        number = trader_registers(portal, "C03")  # five containers: Customs nominates first
+        worker_settles(worker, portal, number)
+        clock.advance(timedelta(hours=11))
+        completes(
+            portal,
+            "officer.02ci",
+            number,
+            "nominate_containers",
+            {"nominated_containers": ["SEGU3340533", "SEGU8722462"]},
+        )
+        worker.run_due_jobs()  # the move is ordered 11 hours after registration; the port is down
+        clock.advance(timedelta(minutes=59))
+        worker.fire_due_timers()
+        assert not [w for w in open_work_items(portal, number) if w.escalation]
+
+        clock.advance(timedelta(minutes=2))  # 12 hours and 1 minute after registration
+        worker.fire_due_timers()
+        escalation = [w for w in open_work_items(portal, number) if w.escalation]
+        assert [(w.step_id, w.organization, w.role) for w in escalation] == [
+            ("escalate_port_move", "02CI", "manager")
+        ]
+    finally:
+        requests.post(simulators.urls["port"] + "/_sim/fail", json={"mode": "ok"}, timeout=5)
+
+
 @pytest.mark.parametrize(
     ("request_at", "deadline"),
     [

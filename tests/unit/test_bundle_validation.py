@@ -181,7 +181,11 @@ LINT_CASES = {
         "needs_nomination",
         "attribute '__bases__' is not allowed",
     ),
-    "timer duration that does not compile": ([('"PT12H"', '"PT12H" +')], "port_move_sla", "syntax error"),
+    "timer date that does not compile": (
+        [("hours_after(registered_at, 12)", "hours_after(registered_at, 12) +")],
+        "port_move_sla",
+        "syntax error",
+    ),
     "timer date using a lambda": (
         [("working_hours(2)</bpmn:timeDate>", "(lambda: working_hours(2))()</bpmn:timeDate>")],
         "preservation_decision_sla",
@@ -272,7 +276,7 @@ def test_every_lint_problem_is_reported_at_once():
             edit(
                 ('camunda:topic="payment.capture"', 'camunda:topic="payment.refund"'),
                 ('camunda:formKey="preservation_request"', ""),
-                ('"PT12H"', '"PT12H" +'),
+                ("hours_after(registered_at, 12)", "hours_after(registered_at, 12) +"),
             )
         )
     )

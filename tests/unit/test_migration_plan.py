@@ -4,7 +4,7 @@ ids, data and timer due times, loads on version 2 from its saved state, and runs
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from SpiffWorkflow.bpmn.util.event import BpmnEvent
@@ -37,6 +37,7 @@ VARIABLES = {
     "bill_of_lading": "HCM1",
     "sampling_place": "Cat Lai yard",
     "request_preservation": False,
+    "registered_at": MONDAY.isoformat(),
 }
 
 
@@ -159,7 +160,8 @@ def test_a_waiting_timer_keeps_its_due_time_and_the_job_its_task():
     # Version 2 moves every declared container: the issued job keeps its inputs, the next one gets the new.
     assert any("runs with the inputs it was given" in note for note in verdict.notes)
 
-    run.workflow.script_engine = engine(day=9)  # moved two days later: the 12-hour SLA must not restart
+    # Moved six hours later: the SLA keeps its due time (12 hours after registration), not a new one.
+    run.workflow.script_engine = PortalScriptEngine(MONDAY + timedelta(hours=6), WorkingCalendar())
     plan().apply(run.workflow)
 
     assert {e.name: e.value for e in run.workflow.waiting_events()} == due_before

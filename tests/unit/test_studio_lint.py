@@ -21,6 +21,9 @@ BPMN = "specialized_inspection.bpmn"
 REAL = load_bundle(PROJECT_ROOT / "bpmn")
 TEXT = REAL.files[BPMN].decode("utf-8")
 
+# The port's 12 hours from registration, as the shipped model writes them.
+PORT_TIMER = '<bpmn:timeDate xsi:type="bpmn:tFormalExpression">hours_after(registered_at, 12)</bpmn:timeDate>'
+
 
 def edited(*replacements: tuple[str, str]) -> Bundle:
     text = TEXT
@@ -170,7 +173,11 @@ def test_message_the_portal_does_not_receive():
 
 @pytest.mark.parametrize("bare", ["PT12H", "P1D", "R3/PT1H"])
 def test_unquoted_timer_literal(bare):
-    [problem] = problems(edited(('"PT12H"</bpmn:timeDuration>', f"{bare}</bpmn:timeDuration>")))
+    [problem] = problems(
+        edited(
+            (PORT_TIMER, f'<bpmn:timeDuration xsi:type="bpmn:tFormalExpression">{bare}</bpmn:timeDuration>')
+        )
+    )
     assert problem.element_id == "port_move_sla"
     assert f'quote it ("{bare}")' in problem.message
     assert problem.line == line_of('<bpmn:boundaryEvent id="port_move_sla"')
@@ -179,14 +186,19 @@ def test_unquoted_timer_literal(bare):
 @pytest.mark.parametrize(
     ("tag", "old", "literal"),
     [
-        ("timeDuration", '"PT12H"', '"PT12X"'),
-        ("timeDuration", '"PT12H"', '""'),
-        ("timeDate", "working_hours(2)", '"next monday"'),
+        ("timeDuration", "working_hours(2)</bpmn:timeDate>", '"PT12X"'),
+        ("timeDuration", "working_hours(2)</bpmn:timeDate>", '""'),
+        ("timeDate", "working_hours(2)</bpmn:timeDate>", '"next monday"'),
     ],
     ids=["bad duration", "empty duration", "bad date"],
 )
 def test_quoted_timer_literal_that_does_not_parse(tag, old, literal):
-    [problem] = problems(edited((f"{old}</bpmn:{tag}>", f"{literal}</bpmn:{tag}>")))
+    timer = (
+        "preservation_decision_sla_timer" + '">\n        <bpmn:timeDate xsi:type="bpmn:tFormalExpression">'
+    )
+    expression = f'<bpmn:{tag} xsi:type="bpmn:tFormalExpression">{literal}</bpmn:{tag}>'
+    replacement = f'preservation_decision_sla_timer">\n        {expression}'
+    [problem] = problems(edited((timer + old, replacement)))
     assert "is not an ISO 8601" in problem.message or "no expression" in problem.message
 
 
@@ -240,7 +252,7 @@ def test_every_lint_problem_has_a_line_and_a_name():
     found = problems(
         edited(
             ('camunda:topic="payment.capture"', 'camunda:topic="payment.refund"'),
-            ('"PT12H"</bpmn:timeDuration>', "PT12H</bpmn:timeDuration>"),
+            (PORT_TIMER, '<bpmn:timeDuration xsi:type="bpmn:tFormalExpression">PT12H</bpmn:timeDuration>'),
         )
     )
     assert {(p.element_id, p.element_name) for p in found} == {

@@ -71,7 +71,9 @@ def test_version_2_elements():
     assert (removed.type, removed.name) == ("user task", "Nominate containers for inspection")
     renamed = element(diff, "record_sampling")
     assert changes(renamed) == {"name": ("Record the sampling", "Record the sampling and seal the samples")}
-    assert changes(element(diff, "port_move_sla")) == {"timer": ('duration "PT12H"', 'duration "PT10H"')}
+    assert changes(element(diff, "port_move_sla")) == {
+        "timer": ("date hours_after(registered_at, 12)", "date hours_after(registered_at, 10)")
+    }
     assert changes(element(diff, "move_containers")) == {
         "input containers": (
             "${nominated_containers if container_count >= 5 else containers}",
@@ -214,7 +216,7 @@ def test_text_rendering_reads_like_a_change_list():
         '  - user task nominate_containers "Nominate containers for inspection"',
         '  ~ user task record_sampling "Record the sampling and seal the samples"',
         "      name: Record the sampling -> Record the sampling and seal the samples",
-        '      timer: duration "PT12H" -> duration "PT10H"',
+        "      timer: date hours_after(registered_at, 12) -> date hours_after(registered_at, 10)",
         "Forms: 1 changed",
         "      + field seal_photo_ref (string, optional)",
         "Decision rules: 1 changed",

@@ -35,7 +35,7 @@ class RegisterConsignment:
             raise PortalError("no process model is deployed yet (run `portal model deploy bpmn`)")
         specs = ctx.runtime.specs(session, version.id)
         workflow = BpmnWorkflow(specs.spec, specs.subprocess_specs, script_engine=ctx.engine)
-        variables = reg.process_variables(trader.code)
+        variables = reg.process_variables(trader.code, ctx.now)
         for task in workflow.get_tasks(state=TaskState.READY):
             task.data.update(variables)
 
