@@ -39,6 +39,8 @@ for (const [name, globalName] of Object.entries(bundles)) {
       BPMN_JS_VERSION: JSON.stringify(version('bpmn-js')),
       PROPERTIES_PANEL_VERSION: JSON.stringify(version('bpmn-js-properties-panel')),
       ELEMENT_TEMPLATES_VERSION: JSON.stringify(version('bpmn-js-element-templates')),
+      CREATE_APPEND_VERSION: JSON.stringify(version('bpmn-js-create-append-anything')),
+      TEMPLATE_CHOOSER_VERSION: JSON.stringify(version('@bpmn-io/element-template-chooser')),
       DMN_JS_VERSION: JSON.stringify(version('dmn-js'))
     },
     logLevel: 'warning'
@@ -53,11 +55,12 @@ writeFileSync(join(outdir, 'chart.umd.js'), chart);
 // The licences of what we ship.
 const licences = {
   'bpmn-js': 'LICENSE', 'dmn-js': 'LICENSE', 'bpmn-js-properties-panel': 'LICENSE',
-  'bpmn-js-element-templates': 'LICENSE', 'chart.js': 'LICENSE.md'
+  'bpmn-js-element-templates': 'LICENSE', 'bpmn-js-create-append-anything': 'LICENSE',
+  '@bpmn-io/element-template-chooser': 'LICENSE', 'chart.js': 'LICENSE.md'
 };
 mkdirSync(join(outdir, 'licenses'), { recursive: true });
 for (const [pkg, file] of Object.entries(licences)) {
-  copyFileSync(join(pkgdir(pkg), file), join(outdir, 'licenses', `${pkg}.txt`));
+  copyFileSync(join(pkgdir(pkg), file), join(outdir, 'licenses', `${pkg.replace('@bpmn-io/', 'bpmn-io-')}.txt`));
 }
 
 for (const file of readdirSync(outdir, { recursive: true }).sort()) {

@@ -68,7 +68,23 @@ def file(name: str):
     if name not in draft.files:
         abort(404)
     kind = "application/json" if name.endswith(".json") else "application/xml"
-    return Response(draft.files[name], mimetype=kind, headers={"Cache-Control": "no-store"})
+    return Response(
+        draft.files[name],
+        mimetype=kind,
+        headers={"Cache-Control": "no-store", "X-Draft-Revision": str(draft.revision)},
+    )
+
+
+@bp.get("/problems.json")
+def problems():
+    """The working copy's problems now, for an editor that has just opened (no save needed)."""
+    draft = _draft()
+    found = problems_of(bundle_of(draft), KNOWN_TOPICS)
+    return (
+        jsonify({"revision": draft.revision, "problems": [p.as_dict() for p in found]}),
+        200,
+        {"Cache-Control": "no-store"},
+    )
 
 
 @bp.post("/files/<path:name>")
@@ -81,7 +97,9 @@ def save_file(name: str):
     try:
         result = portal().execute(SaveDraftFile(name, text, expected_revision=revision), current_actor())
     except PortalError as exc:
-        return jsonify(exc.as_dict()), exc.status
+        body = exc.as_dict()
+        body["message"] = body["reason"] = _(exc.message)
+        return jsonify(body), exc.status
     return jsonify(result)
 
 
@@ -110,6 +128,17 @@ def dmn_editor(name: str):
     return render_template("studio/dmn.html", name=name, draft=draft)
 
 
+def _form_preview(key: str, text: str) -> dict:
+    """What the preview shows for a form definition: its title and fields, or why it cannot be read."""
+    schema, error = form_schema(text)
+    locale = str(get_locale())
+    return {
+        "error": error,
+        "preview": field_views(schema, locale) if schema else [],
+        "title": form_title(schema, locale)[0] if schema else key,
+    }
+
+
 @bp.route("/forms/<key>", methods=["GET", "POST"])
 def form_editor(key: str):
     name = f"forms/{key}.json"
@@ -117,7 +146,7 @@ def form_editor(key: str):
     if request.method == "GET" and name not in draft.files:
         abort(404)
     text = request.form.get("definition", "") if request.method == "POST" else draft.files[name]
-    schema, error = form_schema(text)
+    shown = _form_preview(key, text)
     problems = []
     status = 200
     if request.method == "POST" and request.form.get("action") == "save":
@@ -127,29 +156,25 @@ def form_editor(key: str):
                 current_actor(),
             )
         except PortalError as exc:
-            error, status = exc.message, exc.status
+            shown["error"], status = _(exc.message), exc.status
         else:
             problems = [
                 p for p in result["problems"] if p["file"] == name or not p["file"].startswith("forms/")
             ]
             flash(_("Form saved."), "success")
             draft = _draft()
-    locale = str(get_locale())
-    preview = field_views(schema, locale) if schema else []
-    title = form_title(schema, locale)[0] if schema else key
     return (
-        render_template(
-            "studio/form.html",
-            key=key,
-            text=text,
-            error=error,
-            problems=problems,
-            preview=preview,
-            title=title,
-            draft=draft,
-        ),
+        render_template("studio/form.html", key=key, text=text, problems=problems, draft=draft, **shown),
         status,
     )
+
+
+@bp.post("/forms/<key>/preview")
+def form_preview(key: str):
+    """The preview alone, rendered by the same macros, for the editor's live preview as the analyst types
+    (422 with the reason when the definition cannot be read)."""
+    shown = _form_preview(key, request.form.get("definition", ""))
+    return render_template("studio/_form_preview.html", key=key, **shown), 422 if shown["error"] else 200
 
 
 @bp.post("/deploy")

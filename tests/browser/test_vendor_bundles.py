@@ -2,7 +2,8 @@
 
 A real HTTP server on loopback serves app/static/, the model bundle and small test pages under a
 Content-Security-Policy without 'unsafe-inline' or 'unsafe-eval' for scripts; a POST endpoint stands in for
-the portal's save route and answers with the problems a test sets. Every request that leaves loopback is
+the portal's save route and answers with the problems (and revision, or a 409 conflict) a test sets, and
+problems.json stands in for the working copy's current problems. Every request that leaves loopback is
 aborted and fails the test."""
 
 from __future__ import annotations
@@ -53,8 +54,20 @@ class _Handler(SimpleHTTPRequestHandler):
                 "json": json.loads(body),
             }
         )
-        answer = json.dumps({"problems": self.server.problems}).encode()
-        self.send_response(422 if self.server.problems else 200)
+        if self.server.conflict:
+            status = 409
+            answer = json.dumps(
+                {
+                    "error": "conflict",
+                    "field": "revision",
+                    "message": "someone saved the model since you opened it",
+                }
+            ).encode()
+        else:
+            status = 422 if self.server.problems else 200
+            self.server.revision += 1
+            answer = json.dumps({"problems": self.server.problems, "revision": self.server.revision}).encode()
+        self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(answer)))
         self.end_headers()
@@ -79,6 +92,8 @@ def site(tmp_path_factory):
     server = ThreadingHTTPServer(("127.0.0.1", 0), partial(_Handler, directory=str(root)))
     server.posts = []
     server.problems = []
+    server.conflict = False
+    server.revision = 4
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     server.root = root
@@ -110,6 +125,9 @@ def page(browser, site):
     page.on("pageerror", lambda error: errors.append(str(error)))
     site.posts.clear()
     site.problems = []
+    site.conflict = False
+    site.revision = 4
+    _current_problems(site, [])
     yield page
     violations = page.evaluate("window.__csp")
     context.close()
@@ -119,7 +137,12 @@ def page(browser, site):
     assert script_violations == [], f"the page needed a script the CSP forbids: {script_violations}"
 
 
-def _open(page, site, name: str, body: str, *, styles=(), scripts=()) -> None:
+def _current_problems(site, problems: list[dict]) -> None:
+    """What problems.json says about the working copy when an editor opens."""
+    (site.root / "problems.json").write_text(json.dumps({"revision": site.revision, "problems": problems}))
+
+
+def _open(page, site, name: str, body: str, *, styles=(), scripts=(), fragment: str = "") -> None:
     head = [
         '<meta charset="utf-8">',
         f'<meta http-equiv="Content-Security-Policy" content="{CSP}">',
@@ -133,7 +156,7 @@ def _open(page, site, name: str, body: str, *, styles=(), scripts=()) -> None:
         f"<body>{body}</body></html>"
     )
     (site.root / "pages" / f"{name}.html").write_text(html)
-    page.goto(f"{site.base_url}/pages/{name}.html")
+    page.goto(f"{site.base_url}/pages/{name}.html{fragment}")
 
 
 def _in_view(page, element_id: str) -> bool:
@@ -229,21 +252,86 @@ def test_viewer_renders_the_procedure_and_marks_progress(page, site):
     assert page.locator("#broken [role=alert]").inner_text().startswith("The diagram could not be shown")
 
 
+def test_viewer_marks_the_changes_between_two_versions(page, site):
+    _open(
+        page,
+        site,
+        "compare",
+        '<div id="newer" data-bpmn-viewer data-xml-url="/bpmn/specialized_inspection.bpmn"'
+        ' data-added="compute_fees Flow_pay_fees_to_capture_payment" data-changed="record_sampling"'
+        ' data-removed="nominate_containers"'
+        """ data-marker-labels='{"added": "thêm mới", "changed": "thay đổi", "removed": "bị xóa"}'"""
+        ' aria-label="Version 2"></div>',
+        styles=["vendor/bpmn-viewer.css", "css/diagram.css"],
+        scripts=["vendor/bpmn-viewer.js", "js/diagram-viewer.js"],
+    )
+    page.wait_for_selector('#newer[data-rendered="true"]')
+
+    def classes(element_id):
+        return set(page.get_attribute(f'#newer g[data-element-id="{element_id}"]', "class").split())
+
+    assert "diff-added" in classes("compute_fees") and "diff-added" in classes(
+        "Flow_pay_fees_to_capture_payment"
+    )
+    assert "diff-changed" in classes("record_sampling")
+    assert "diff-removed" in classes("nominate_containers")
+    progress = {"step-completed", "step-current", "step-overdue"}
+    assert not progress & (
+        classes("compute_fees") | classes("record_sampling") | classes("nominate_containers")
+    )
+
+    def stroke(element_id):
+        return page.evaluate(
+            """id => {
+                const shape = document.querySelector(`#newer g[data-element-id="${id}"] .djs-visual > *`);
+                const style = getComputedStyle(shape);
+                return {stroke: style.stroke, dash: style.strokeDasharray};
+            }""",
+            element_id,
+        )
+
+    added, changed, removed = stroke("compute_fees"), stroke("record_sampling"), stroke("nominate_containers")
+    assert len({added["stroke"], changed["stroke"], removed["stroke"]}) == 3
+    assert added["dash"] in ("none", "") and changed["dash"] not in ("none", "") != removed["dash"]
+    badges = {b.get_attribute("title"): b.inner_text() for b in page.locator("#newer .step-badge").all()}
+    assert badges == {"thêm mới": "+", "thay đổi": "\u270e", "bị xóa": "\u2212"}
+    label = page.get_attribute("#newer", "aria-label")
+    assert "thay đổi: Record the sampling" in label and "bị xóa: Nominate containers for inspection" in label
+
+
 # ---- the BPMN modeler -----------------------------------------------------------------------------
 
 MODELER_BODY = (
     '<div id="editor" data-bpmn-modeler data-xml-url="/bpmn/specialized_inspection.bpmn"'
-    ' data-templates-url="/element-templates.json" data-save-url="/save/specialized_inspection.bpmn"></div>'
+    ' data-templates-url="/element-templates.json" data-save-url="/save/specialized_inspection.bpmn"'
+    ' data-problems-url="/problems.json" data-revision="4"'
+    ' data-file-name="specialized_inspection.bpmn"></div>'
 )
 MODELER_ASSETS = {
     "styles": ["vendor/bpmn-modeler.css", "css/diagram.css"],
-    "scripts": ["vendor/bpmn-modeler.js", "js/modeler.js"],
+    "scripts": ["vendor/bpmn-modeler.js", "js/studio-common.js", "js/modeler.js"],
 }
+CAMUNDA = "{http://camunda.org/schema/1.0/bpmn}"
 
 
-def _open_modeler(page, site):
-    _open(page, site, "modeler", MODELER_BODY, **MODELER_ASSETS)
+def _open_modeler(page, site, fragment: str = ""):
+    _open(page, site, "modeler", MODELER_BODY, fragment=fragment, **MODELER_ASSETS)
     page.wait_for_selector('#editor[data-rendered="true"]')
+
+
+def _saved_xml(page):
+    return etree.fromstring(
+        page.evaluate("async () => (await window.portalModeler.saveXML({format: true})).xml").encode()
+    )
+
+
+def _drop_on(page, element_id: str) -> None:
+    """Move the mouse onto the element (a flow or a shape's edge is found by its box) and click there."""
+    box = page.locator(f"#editor g[data-element-id='{element_id}']").bounding_box()
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    page.mouse.move(x - 30, y - 30)
+    page.mouse.move(x, y, steps=5)
+    page.mouse.click(x, y)
 
 
 def test_modeler_opens_with_properties_panel_and_element_templates(page, site):
@@ -338,10 +426,13 @@ def test_modeler_save_posts_the_xml_and_lists_problems(page, site):
     saved = etree.fromstring(post["json"]["xml"].encode())
     assert saved.get("id") == "Definitions_specialized_inspection"
 
+    assert site.posts[0]["json"]["revision"] == 4
+
     items = page.locator("#editor [data-modeler-problems] li")
     assert items.count() == 2
     assert items.nth(0).inner_text() == (
-        "publish_result \u2014 specialized_inspection.bpmn:220: user task has no form"
+        "Publish the inspection result (publish_result) \u2014 specialized_inspection.bpmn:220: "
+        "user task has no form"
     )
     assert items.nth(1).locator("button").count() == 0
     assert "fees.dmn:3" in items.nth(1).inner_text()
@@ -364,22 +455,149 @@ def test_modeler_save_posts_the_xml_and_lists_problems(page, site):
     assert page.inner_text("#editor [data-modeler-status]") == "Saved"
     assert "lint-error" not in page.get_attribute("#editor g[data-element-id='publish_result']", "class")
     assert len(site.posts) == 2
+    assert site.posts[1]["json"]["revision"] == 5  # the revision the first save answered
+
+
+def test_modeler_palette_creates_a_port_move_task_from_its_template(page, site):
+    _open_modeler(page, site)
+    page.locator("#editor .djs-palette [data-action='create']").click()
+    menu = page.locator(".djs-popup")
+    menu.wait_for()
+    page.keyboard.type("port")
+    entry = menu.locator(".entry", has_text="Port: move containers to the sampling area")
+    assert entry.count() == 1
+    entry.click()
+    _drop_on(page, "Flow_record_sampling_to_preservation_requested")  # inserted into the flow
+    page.keyboard.press("Control+a")  # the label editor opens on the template's name
+    page.keyboard.type("Return the containers")
+    page.keyboard.press("Enter")
+
+    created = page.evaluate("() => window.portalModeler.get('selection').get().map(e => e.id)")
+    assert len(created) == 1
+    panel = page.locator("#editor [data-modeler-properties]")
+    assert "Return the containers" in panel.locator(".bio-properties-panel-header").inner_text()
+    fields = panel.locator("[data-group-id='group-ElementTemplates__CustomProperties']")
+    if fields.locator(".bio-properties-panel-group-entries.open").count() == 0:
+        fields.locator(".bio-properties-panel-group-header").click()
+    assert fields.get_by_label("Containers").input_value() == (
+        "${nominated_containers if container_count >= 5 else containers}"
+    )
+
+    task = _saved_xml(page).find(f".//{{{BPMN_NS}}}serviceTask[@id='{created[0]}']")
+    assert task.get("name") == "Return the containers"
+    assert task.get(f"{CAMUNDA}type") == "external" and task.get(f"{CAMUNDA}topic") == "port.move_containers"
+    assert task.get(f"{CAMUNDA}modelerTemplate") == "vn.catlai.connector.port.move_containers"
+    inputs = {p.get("name"): p.text for p in task.iter(f"{CAMUNDA}inputParameter")}
+    assert inputs == {
+        "declaration_no": "${declaration_no}",
+        "containers": "${nominated_containers if container_count >= 5 else containers}",
+        "sampling_place": "${sampling_place}",
+    }
+    assert [p.get("name") for p in task.iter(f"{CAMUNDA}outputParameter")] == ["port_move_ref"]
+    assert task.findtext(f"{{{BPMN_NS}}}incoming") == "Flow_record_sampling_to_preservation_requested"
+
+    # Creating and filling in the task was one step: two undos (the name, then the task) remove it all.
+    page.evaluate("() => { const s = window.portalModeler.get('commandStack'); s.undo(); s.undo(); }")
+    assert _saved_xml(page).find(f".//{{{BPMN_NS}}}serviceTask[@id='{created[0]}']") is None
+
+
+def test_modeler_template_chooser_applies_a_template_to_the_selected_task(page, site):
+    _open_modeler(page, site)
+    page.locator("#editor g.djs-element[data-element-id='capture_payment']").click()
+    panel = page.locator("#editor [data-modeler-properties]")
+    panel.locator("[data-group-id='group-ElementTemplates__Template']").get_by_role(
+        "button", name="Select"
+    ).click()
+    chooser = page.locator(".djs-popup.element-template-chooser")
+    chooser.wait_for()
+    assert len(chooser.locator(".entry").all_inner_texts()) == len(site.templates)
+    chooser.locator(".entry", has_text="Payment: capture fee").click()
+    assert panel.locator("[data-group-id='group-ElementTemplates__CustomProperties']").count() == 1
+    task = _saved_xml(page).find(f".//{{{BPMN_NS}}}serviceTask[@id='capture_payment']")
+    assert task.get(f"{CAMUNDA}modelerTemplate") == "vn.catlai.connector.payment.capture"
+    assert task.get(f"{CAMUNDA}topic") == "payment.capture"
+
+
+def test_modeler_shows_the_current_problems_on_open_and_selects_the_addressed_element(page, site):
+    _current_problems(
+        site,
+        [
+            {
+                "element_id": "record_sampling",
+                "element_name": "Record the sampling",
+                "message": "user task has no performer (candidateGroups or lane)",
+                "file": "specialized_inspection.bpmn",
+                "line": 180,
+            }
+        ],
+    )
+    _open_modeler(page, site, fragment="#record_sampling")
+    assert site.posts == []  # nothing was saved
+    items = page.locator("#editor [data-modeler-problems] li")
+    assert items.all_inner_texts() == [
+        "Record the sampling (record_sampling) \u2014 specialized_inspection.bpmn:180: "
+        "user task has no performer (candidateGroups or lane)"
+    ]
+    assert "1 problem" in page.inner_text("#editor [data-modeler-status]")
+    assert "lint-error" in page.get_attribute("#editor g[data-element-id='record_sampling']", "class").split()
+    selected = page.evaluate("() => window.portalModeler.get('selection').get().map(e => e.id)")
+    assert selected == ["record_sampling"]
+    assert page.get_attribute("#editor", "data-revealed") == "record_sampling"
+    assert "Record the sampling" in page.inner_text("#editor .bio-properties-panel-header")
+
+
+def test_modeler_save_refused_by_a_newer_revision_offers_a_download_and_a_reload(page, site):
+    _open_modeler(page, site)
+    page.evaluate(
+        """() => {
+            const m = window.portalModeler;
+            m.get('modeling').updateLabel(m.get('elementRegistry').get('publish_result'), 'Publish it');
+        }"""
+    )
+    site.conflict = True
+    page.click("#editor [data-modeler-save]")
+    page.wait_for_selector('#editor[data-saved="false"]')
+    assert site.posts[0]["json"]["revision"] == 4
+    assert page.get_attribute("#editor", "data-conflict") == "true"
+    assert page.get_attribute("#editor", "data-dirty") == "true"  # the analyst's changes are still here
+    notice = page.locator("#editor [data-modeler-conflict]")
+    assert notice.is_visible() and notice.get_attribute("role") == "alert"
+    assert "Someone saved the model since you opened it." in notice.inner_text()
+    assert "someone saved the model since you opened it" in page.inner_text("#editor [data-modeler-status]")
+    download = notice.locator("[data-conflict-download]")
+    assert download.get_attribute("download") == "specialized_inspection.bpmn"
+    with page.expect_download() as saving:
+        download.click()
+    assert "Publish it" in Path(saving.value.path()).read_text()
+
+    site.conflict = False
+    with page.expect_navigation():
+        notice.locator("[data-conflict-reload]").click()  # drops the changes without a second question
+    page.wait_for_selector('#editor[data-rendered="true"]')
+    assert page.get_attribute("#editor", "data-conflict") is None
+    assert not page.locator("#editor [data-modeler-conflict]").is_visible()
 
 
 # ---- the DMN editor -------------------------------------------------------------------------------
 
 
-def test_dmn_editor_opens_the_routing_table_and_saves(page, site):
+def _open_dmn(page, site, fragment: str = ""):
     _open(
         page,
         site,
         "dmn",
         '<div id="dmn" data-dmn-modeler data-xml-url="/bpmn/lead_agency.dmn"'
-        ' data-save-url="/save/lead_agency.dmn"></div>',
+        ' data-save-url="/save/lead_agency.dmn" data-problems-url="/problems.json" data-revision="4"'
+        ' data-file-name="lead_agency.dmn"></div>',
         styles=["vendor/dmn-modeler.css", "css/diagram.css"],
-        scripts=["vendor/dmn-modeler.js", "js/dmn-editor.js"],
+        scripts=["vendor/dmn-modeler.js", "js/studio-common.js", "js/dmn-editor.js"],
+        fragment=fragment,
     )
     page.wait_for_selector('#dmn[data-rendered="true"]')
+
+
+def test_dmn_editor_opens_the_routing_table_and_saves(page, site):
+    _open_dmn(page, site)
     assert page.get_attribute("#dmn", "data-view") == "lead_agency"
 
     source = etree.parse(str(BUNDLE / "lead_agency.dmn"))
@@ -402,6 +620,7 @@ def test_dmn_editor_opens_the_routing_table_and_saves(page, site):
     page.wait_for_selector('#dmn[data-saved="true"]')
     assert len(site.posts) == 1
     assert site.posts[0]["csrf"] == CSRF_TOKEN
+    assert site.posts[0]["json"]["revision"] == 4
     saved = etree.fromstring(site.posts[0]["json"]["xml"].encode())
     assert saved.find(f"{{{DMN_NS}}}decision").get("id") == "lead_agency"
     assert len(saved.findall(f".//{{{DMN_NS}}}rule")) == len(rules)
@@ -411,6 +630,41 @@ def test_dmn_editor_opens_the_routing_table_and_saves(page, site):
     assert page.get_attribute("#dmn", "data-view") == "lead_agency"
     flagged = page.locator(f"#dmn td[data-row-id='{last_rule}'].lint-error")
     assert flagged.count() > 0
+
+
+def test_dmn_editor_shows_the_current_problems_and_opens_the_addressed_rule(page, site):
+    rules = etree.parse(str(BUNDLE / "lead_agency.dmn")).findall(f".//{{{DMN_NS}}}rule")
+    flagged = rules[1].get("id")
+    _current_problems(
+        site,
+        [
+            {
+                "element_id": flagged,
+                "element_name": "Chapter 03",
+                "message": "overlaps",
+                "file": "lead_agency.dmn",
+            },
+            {
+                "element_id": "record_sampling",
+                "message": "no performer",
+                "file": "specialized_inspection.bpmn",
+            },
+        ],
+    )
+    _open_dmn(page, site, fragment=f"#{flagged}")
+    assert site.posts == []
+    items = page.locator("#dmn [data-modeler-problems] li")
+    assert items.nth(0).inner_text() == f"Chapter 03 ({flagged}) \u2014 lead_agency.dmn: overlaps"
+    assert items.nth(0).locator("button").count() == 1
+    assert items.nth(1).locator("button").count() == 0  # another file's element: listed, not a link
+    assert page.get_attribute("#dmn", "data-revealed") == flagged
+    assert page.locator(f"#dmn td[data-row-id='{flagged}'].lint-error").count() > 0
+
+    site.conflict = True
+    page.click("#dmn [data-modeler-save]")
+    page.wait_for_selector('#dmn[data-saved="false"]')
+    assert page.get_attribute("#dmn", "data-conflict") == "true"
+    assert page.locator("#dmn [data-modeler-conflict] [data-conflict-reload]").is_visible()
 
 
 # ---- charts ---------------------------------------------------------------------------------------

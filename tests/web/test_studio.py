@@ -1,7 +1,9 @@
 """The process analyst's studio over HTTP: the working copy is validated on every save (problems name
-file, line and element), a form definition previews as it will render, a valid copy is deployed as a
-new version with a change note, new consignments follow it while running ones stay on theirs, and a trial
-runs the copy on sample consignments before deployment."""
+file, line, element id and name), an editor can read the current problems without saving, a save made on
+an outdated revision is refused instead of overwriting another analyst's work, a form definition previews
+as it will render (the page and the live-preview fragment), a valid copy is deployed as a new version with
+a change note, new consignments follow it while running ones stay on theirs, and a trial runs the copy on
+sample consignments before deployment."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from app.models import AuditEvent, ModelVersion, ProcessInstance
+from app.models.studio import ModelDraft
 from tests.procedure import consignment, trader_registers, worker_settles
 from tests.web.client import page, texts
 
@@ -25,14 +28,21 @@ def _version_of(portal, number: str) -> int:
         return db.get(ModelVersion, instance.model_version_id).version
 
 
-def _save(analyst, name: str, text: str):
+def _save(analyst, name: str, text: str, revision: int | None = None):
     token = analyst.csrf("/studio/")
+    body = {"xml": text} if revision is None else {"xml": text, "revision": revision}
     return analyst.http.post(
         f"{analyst.base_url}/studio/files/{name}",
-        json={"xml": text},
+        json=body,
         headers={"X-CSRFToken": token},
         timeout=30,
     )
+
+
+def _draft_files(portal) -> tuple[int, dict[str, str]]:
+    with portal.db.session() as db:
+        draft = db.scalar(select(ModelDraft))
+        return draft.revision, dict(draft.files)
 
 
 def _without_performer(xml: str) -> str:
@@ -55,12 +65,15 @@ def test_analyst_saves_a_broken_diagram_sees_where_fixes_it_and_deploys(person, 
     assert response.status_code == 200
     problems = response.json()["problems"]
     mine = [p for p in problems if p["element_id"] == "record_sampling"]
-    assert mine and mine[0]["file"] == BPMN
+    assert mine and mine[0]["file"] == BPMN and mine[0]["element_name"] == "Record the sampling"
     assert mine[0]["line"] == broken[: broken.index('id="record_sampling"')].count("\n") + 1
     assert any("performer" in p["message"] for p in mine)
 
     overview = analyst.get("/studio/")
-    assert any("record_sampling" in line for line in texts(overview, "//ul[@class='problems']/li"))
+    listed = texts(overview, "//ul[@class='problems']/li[@data-element-id='record_sampling']")
+    assert listed and "Record the sampling" in listed[0] and f"{BPMN}:{mine[0]['line']}" in listed[0]
+    link = page(overview).xpath("//li[@data-element-id='record_sampling']//a/@href")
+    assert link == [f"/studio/bpmn/{BPMN}#record_sampling"]
     assert page(overview).xpath("//form[contains(@action,'/studio/deploy')]//button/@disabled")
     refused = analyst.post("/studio/deploy", {"note": "try"}, token_from="/studio/")
     assert refused.status_code == 302
@@ -109,6 +122,100 @@ def test_form_editor_previews_and_reports_bad_json_with_its_line(person):
     assert any("Cách nộp phí" in t for t in texts(preview, "//div[@data-form-preview]//legend"))
 
 
+def test_the_live_preview_renders_the_definition_being_typed_without_saving_it(person, portal):
+    analyst = person("analyst")
+    editor = analyst.get("/studio/forms/fee_payment")
+    assert page(editor).xpath("//form[@data-form-editor]/@data-preview-url") == [
+        "/studio/forms/fee_payment/preview"
+    ]
+    text = page(editor).xpath("//textarea[@name='definition']/text()")[0]
+    before = _draft_files(portal)
+
+    renamed = text.replace('"Phương thức thanh toán"', '"Cách nộp phí"', 1)
+    fragment = analyst.post(
+        "/studio/forms/fee_payment/preview", {"definition": renamed}, token_from="/studio/forms/fee_payment"
+    )
+    assert fragment.status_code == 200
+    assert any("Cách nộp phí" in t for t in texts(fragment, "//div[@data-form-preview]//legend"))
+    assert "payment_method" in "".join(page(fragment).xpath("//div[@data-form-preview]//input/@name"))
+    assert not page(fragment).xpath("//html/head")  # a fragment, not a page
+
+    broken = analyst.post(
+        "/studio/forms/fee_payment/preview",
+        {"definition": text.replace('"type": "object"', '"type": "object",,', 1)},
+        token_from="/studio/forms/fee_payment",
+    )
+    assert broken.status_code == 422
+    assert any(r.startswith("line ") for r in texts(broken, "//*[@data-preview-error]"))
+    assert _draft_files(portal) == before  # previews never touch the working copy
+
+    unsigned = analyst.http.post(
+        f"{analyst.base_url}/studio/forms/fee_payment/preview", data={"definition": renamed}, timeout=20
+    )
+    assert unsigned.status_code == 400  # no CSRF token
+
+
+def test_an_editor_reads_the_current_problems_and_the_revision_it_works_on(person, portal):
+    analyst = person("analyst")
+    original = analyst.get("/studio/files/" + BPMN)
+    revision = int(original.headers["X-Draft-Revision"])
+    editor = analyst.get("/studio/bpmn/" + BPMN)
+    container = page(editor).xpath("//div[@data-bpmn-modeler]")[0]
+    assert int(container.get("data-revision")) == revision
+    assert container.get("data-problems-url") == "/studio/problems.json"
+    assert analyst.get("/studio/problems.json").json() == {"revision": revision, "problems": []}
+
+    saved = _save(analyst, BPMN, _without_performer(original.text), revision)
+    assert saved.status_code == 200 and saved.json()["revision"] == revision + 1
+    current = analyst.get("/studio/problems.json").json()
+    assert current["revision"] == revision + 1
+    assert [(p["element_id"], p["element_name"]) for p in current["problems"]] == [
+        ("record_sampling", "Record the sampling")
+    ]
+    dmn = page(analyst.get("/studio/dmn/lead_agency.dmn")).xpath("//div[@data-dmn-modeler]")[0]
+    assert int(dmn.get("data-revision")) == revision + 1
+
+
+def test_a_save_on_an_outdated_revision_is_refused_and_overwrites_nothing(person, portal):
+    analyst, admin = person("analyst"), person("admin")
+    original = analyst.get("/studio/files/" + BPMN)
+    opened = int(original.headers["X-Draft-Revision"])
+    assert int(admin.get("/studio/files/" + BPMN).headers["X-Draft-Revision"]) == opened  # both open it
+
+    mine = original.text.replace('name="Record the sampling"', 'name="Record the samples"', 1)
+    assert _save(analyst, BPMN, mine, opened).status_code == 200
+    theirs = original.text.replace('name="Record the sampling"', 'name="Take the samples"', 1)
+    refused = _save(admin, BPMN, theirs, opened)
+    assert refused.status_code == 409
+    body = refused.json()
+    assert body["error"] == "conflict" and body["field"] == "revision"
+    assert body["message"] == "đã có người lưu mô hình sau khi bạn mở nó; hãy tải lại"
+    revision, files = _draft_files(portal)
+    assert revision == opened + 1 and 'name="Record the samples"' in files[BPMN]
+
+    # After reloading, the other analyst saves on the newest revision.
+    reloaded = admin.get("/studio/files/" + BPMN)
+    assert int(reloaded.headers["X-Draft-Revision"]) == opened + 1
+    again = reloaded.text.replace('name="Record the samples"', 'name="Take the samples"', 1)
+    assert _save(admin, BPMN, again, opened + 1).status_code == 200
+    assert 'name="Take the samples"' in _draft_files(portal)[1][BPMN]
+
+    # The form editor posts its page's revision too: an outdated one is refused with the reason.
+    form_page = analyst.get("/studio/forms/fee_payment")
+    stale = page(form_page).xpath("//input[@name='revision']/@value")[0]
+    assert int(stale) == opened + 2
+    _save(admin, BPMN, again, opened + 2)
+    refused_form = analyst.post(
+        "/studio/forms/fee_payment",
+        {"definition": page(form_page).xpath("//textarea/text()")[0], "action": "save", "revision": stale},
+        token_from="/studio/forms/fee_payment",
+    )
+    assert refused_form.status_code == 409
+    assert texts(refused_form, "//div[@class='error-summary']") == [
+        "đã có người lưu mô hình sau khi bạn mở nó; hãy tải lại"
+    ]
+
+
 def test_trial_runs_the_working_copy_on_sample_consignments(person):
     analyst = person("analyst")
     result = analyst.post("/studio/trial", {"count": "3"}, token_from="/studio/trial")
@@ -151,7 +258,10 @@ def test_analyst_compares_two_versions_and_moves_running_consignments(portal, pe
         and statuses["payment_sla"] == "added"
     )
     viewers = page(compare).xpath("//div[@data-bpmn-viewer]")
-    assert REMOVED in viewers[0].get("data-overdue") and "payment_sla" in viewers[1].get("data-completed")
+    assert REMOVED in viewers[0].get("data-removed").split() and "payment_sla" in viewers[1].get("data-added")
+    assert RENAMED[0] in viewers[0].get("data-changed").split() == viewers[1].get("data-changed").split()
+    assert not any(v.get(a) for v in viewers for a in ("data-completed", "data-current", "data-overdue"))
+    assert texts(compare, "//p[@data-legend='changes']/span") == ["+ thêm mới", "✎ thay đổi", "− bị xóa"]
     assert page(compare).xpath("//h3[@data-form='sampling_record']")
 
     preview = analyst.get("/studio/migrate?from=1&to=2")

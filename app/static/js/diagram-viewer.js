@@ -1,5 +1,6 @@
 /*
- * Read-only process diagrams with the consignment's progress marked on them.
+ * Read-only process diagrams with the consignment's progress, or the changes between two versions,
+ * marked on them.
  *
  * Needs vendor/bpmn-viewer.js (window.PortalBpmnViewer), vendor/bpmn-viewer.css and css/diagram.css.
  *
@@ -7,9 +8,15 @@
  *        data-completed="registered lookup_declaration" data-current="record_sampling"
  *        data-overdue="port_move" aria-label="Process of consignment 106865793030"></div>
  *
- * Each id gets the marker class step-completed, step-current or step-overdue and a small text badge, so
- * the state reads without colour too. When the diagram is shown the container gets data-rendered="true";
- * on failure data-error holds the message. Ids that are not in the diagram are listed in data-missing.
+ *   <div data-bpmn-viewer data-xml-url="/versions/3/bpmn" data-added="payment_sla"
+ *        data-changed="record_sampling" data-removed="nominate_containers"
+ *        data-marker-labels='{"added": "thêm", ...}'></div>
+ *
+ * Each id gets the marker class step-completed, step-current, step-overdue, diff-added, diff-changed or
+ * diff-removed and a small text badge, so the state reads without colour too. data-marker-labels gives
+ * the words of the badges' titles and of the summary added to aria-label (English by default).
+ * When the diagram is shown the container gets data-rendered="true"; on failure data-error holds the
+ * message. Ids that are not in the diagram are listed in data-missing.
  * The container is one tab stop: arrow keys pan, + and - zoom, 0 fits the whole diagram.
  */
 (function () {
@@ -18,7 +25,10 @@
   var MARKERS = [
     { attribute: 'data-completed', marker: 'step-completed', badge: '\u2713', label: 'completed' },
     { attribute: 'data-current', marker: 'step-current', badge: '\u25B6', label: 'current' },
-    { attribute: 'data-overdue', marker: 'step-overdue', badge: '!', label: 'overdue' }
+    { attribute: 'data-overdue', marker: 'step-overdue', badge: '!', label: 'overdue' },
+    { attribute: 'data-added', marker: 'diff-added', badge: '+', label: 'added' },
+    { attribute: 'data-changed', marker: 'diff-changed', badge: '\u270E', label: 'changed' },
+    { attribute: 'data-removed', marker: 'diff-removed', badge: '\u2212', label: 'removed' }
   ];
   var SCROLL_STEP = 50;
 
@@ -71,6 +81,12 @@
     var overlays = viewer.get('overlays');
     var missing = [];
     var summary = [];
+    var words = {};
+    try {
+      words = JSON.parse(container.getAttribute('data-marker-labels') || '{}') || {};
+    } catch (error) {
+      words = {};
+    }
 
     MARKERS.forEach(function (kind) {
       var names = [];
@@ -88,13 +104,13 @@
         var badge = document.createElement('span');
         badge.className = 'step-badge step-badge-' + kind.label;
         badge.textContent = kind.badge;
-        badge.title = kind.label;
+        badge.title = words[kind.label] || kind.label;
         overlays.add(id, 'progress', { position: { top: -10, right: 10 }, html: badge });
       });
       if (names.length && kind.label !== 'completed') {
-        summary.push(kind.label + ': ' + names.join(', '));
+        summary.push((words[kind.label] || kind.label) + ': ' + names.join(', '));
       } else if (names.length) {
-        summary.push(names.length + ' completed');
+        summary.push(names.length + ' ' + (words.completed || 'completed'));
       }
     });
 

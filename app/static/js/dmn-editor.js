@@ -1,65 +1,35 @@
 /*
  * The in-portal DMN editor (decision tables, literal expressions, the decision diagram) built on dmn-js.
  *
- * Needs vendor/dmn-modeler.js (window.PortalDmnModeler), vendor/dmn-modeler.css, css/diagram.css and
- * <meta name="csrf-token" content="..."> (for saving).
+ * Needs vendor/dmn-modeler.js (window.PortalDmnModeler), vendor/dmn-modeler.css, css/diagram.css,
+ * js/studio-common.js (window.PortalStudio) and <meta name="csrf-token" content="..."> (for saving).
  *
  *   <div data-dmn-modeler data-xml-url="/bundle/lead_agency.dmn" data-save-url="/bundle/lead_agency.dmn"
- *        data-open="lead_agency"></div>
+ *        data-problems-url="/bundle/problems" data-revision="7" data-open="lead_agency"></div>
  *
- * data-open names the decision to show first (default: the only decision, else the diagram).
+ * data-open names the decision to show first (default: the only decision, else the diagram); an address
+ * ending in #element_id opens the decision holding that rule or column and highlights it.
  * data-readonly opens the viewer instead of the modeler, without a Save button.
  * Optional children, created when absent: [data-dmn-views] (tabs, one per view), [data-dmn-canvas],
- * [data-modeler-save], [data-modeler-status], [data-modeler-problems].
+ * [data-modeler-save], [data-modeler-status], [data-modeler-conflict], [data-modeler-problems].
  *
- * Save posts {"xml": "..."} as JSON with the X-CSRFToken header; the answer's problems
- * [{element_id, message, file, line}] are listed and clicking one opens its decision and highlights the
- * rule or column. The container gets data-rendered="true" (data-error on failure), data-view (the id of the
- * open view) and, after each save, data-saved and data-problems. window.portalDmnModeler is the dmn-js
- * instance.
+ * When the model is open the working copy's current problems (data-problems-url) are listed. Save posts
+ * {"xml": "...", "revision": N} as JSON with the X-CSRFToken header; the answer's problems
+ * [{element_id, element_name, message, file, line}] are listed with the element's name and id, and
+ * clicking one opens its decision and highlights the rule or column. HTTP 409 (someone saved since) shows
+ * a conflict notice with a download of the analyst's version and a reload button. The container gets
+ * data-rendered="true" (data-error on failure), data-view (the id of the open view), data-problems,
+ * and, after each save, data-saved (and data-conflict after a refused one). window.portalDmnModeler is
+ * the dmn-js instance.
  */
 (function () {
   'use strict';
 
-  function csrfToken() {
-    var meta = document.querySelector('meta[name="csrf-token"]');
-    return meta ? meta.getAttribute('content') : '';
-  }
+  var studio = window.PortalStudio;
 
-  function part(container, attribute, tag, init) {
-    var element = container.querySelector('[' + attribute + ']');
-    if (!element) {
-      element = document.createElement(tag);
-      element.setAttribute(attribute, '');
-      if (init) {
-        init(element);
-      }
-      container.appendChild(element);
-    }
-    return element;
-  }
-
-  function problemsOf(body) {
-    if (Array.isArray(body)) {
-      return body;
-    }
-    return (body && Array.isArray(body.problems)) ? body.problems : [];
-  }
-
-  function describe(problem) {
-    var where = [];
-    if (problem.element_id) {
-      where.push(problem.element_id);
-    }
-    if (problem.file) {
-      where.push(problem.file + (problem.line ? ':' + problem.line : ''));
-    }
-    return (where.length ? where.join(' \u2014 ') + ': ' : '') + (problem.message || 'problem');
-  }
-
-  function viewLabel(view) {
+  function viewLabel(view, t) {
     if (view.type === 'drd') {
-      return 'Decision diagram';
+      return t('diagram');
     }
     return (view.element && (view.element.name || view.element.id)) || view.type;
   }
@@ -92,21 +62,23 @@
 
   function DmnEditor(container) {
     this.container = container;
+    this.t = studio.messages(container);
+    this.revision = null;
     this.readonly = container.hasAttribute('data-readonly');
-    this.tabsEl = part(container, 'data-dmn-views', 'div');
+    this.tabsEl = studio.part(container, 'data-dmn-views', 'div');
     this.tabsEl.setAttribute('role', 'tablist');
     this.tabsEl.setAttribute('aria-label', 'Views of the decision model');
-    this.canvasEl = part(container, 'data-dmn-canvas', 'div');
+    this.canvasEl = studio.part(container, 'data-dmn-canvas', 'div');
     if (!this.readonly) {
-      this.saveButton = part(container, 'data-modeler-save', 'button', function (button) {
+      this.saveButton = studio.part(container, 'data-modeler-save', 'button', function (button) {
         button.type = 'button';
         button.textContent = 'Save';
       });
     }
-    this.statusEl = part(container, 'data-modeler-status', 'p');
+    this.statusEl = studio.part(container, 'data-modeler-status', 'p');
     this.statusEl.setAttribute('role', 'status');
-    this.problemsEl = part(container, 'data-modeler-problems', 'ul');
-    this.problemsEl.setAttribute('aria-label', 'Problems');
+    this.problemsEl = studio.part(container, 'data-modeler-problems', 'ul');
+    this.problemsEl.setAttribute('aria-label', this.t('problemsLabel'));
     container.classList.add('dmn-editor');
     this.tabsEl.classList.add('dmn-views');
     this.canvasEl.classList.add('dmn-canvas');
@@ -123,12 +95,9 @@
       throw new Error('vendor/dmn-modeler.js is not loaded');
     }
     var container = this.container;
-    var response = await fetch(container.getAttribute('data-xml-url'), {
-      credentials: 'same-origin', headers: { Accept: 'application/xml, text/xml' }
-    });
-    if (!response.ok) {
-      throw new Error('Could not load the decision model (HTTP ' + response.status + ')');
-    }
+    var t = this.t;
+    var response = await studio.fetchOk(container.getAttribute('data-xml-url'), 'application/xml, text/xml');
+    this.revision = studio.revisionOf(container, response);
     var xml = await response.text();
     var Editor = this.readonly ? lib.Viewer : lib.Modeler;
     var dmn = this.dmn = new Editor({ container: this.canvasEl });
@@ -156,7 +125,7 @@
           viewer.portalWatched = true;
           viewer.on('commandStack.changed', function () {
             container.setAttribute('data-dirty', 'true');
-            self.status('Unsaved changes');
+            self.status(t('unsaved'));
           });
         }
       };
@@ -169,7 +138,37 @@
     }
     window.portalDmnModeler = dmn;
     window.portalDmnEditor = this;
+
+    if (!this.readonly) {
+      var problems = null;
+      try {
+        problems = await studio.currentProblems(container);
+      } catch (error) {
+        this.status((error && error.message) || String(error)); // the editor still works; a save lists them
+      }
+      if (problems) {
+        this.showProblems(problems);
+        this.status(problems.length ? t('current', { n: problems.length }) : t('clean'));
+      }
+    }
+    window.addEventListener('hashchange', function () { self.revealWanted(); });
+    await this.revealWanted();
     container.setAttribute('data-rendered', 'true');
+  };
+
+  /** Open and highlight the element the address names (#element_id), if the model has it. */
+  DmnEditor.prototype.revealWanted = async function () {
+    var id = studio.wantedElement();
+    if (id && this.viewOf(id)) {
+      await this.reveal(id);
+    }
+  };
+
+  /** The decision view holding the element with this id (undefined when none does). */
+  DmnEditor.prototype.viewOf = function (id) {
+    return this.dmn.getViews().filter(function (candidate) {
+      return candidate.type !== 'drd' && contains(candidate.element, id);
+    })[0];
   };
 
   DmnEditor.prototype.renderTabs = function (views, activeView) {
@@ -184,7 +183,7 @@
       tab.setAttribute('role', 'tab');
       tab.setAttribute('aria-selected', active ? 'true' : 'false');
       tab.setAttribute('data-view-id', view.element ? view.element.id : '');
-      tab.textContent = viewLabel(view);
+      tab.textContent = viewLabel(view, self.t);
       tab.addEventListener('click', function () { self.dmn.open(view); });
       self.tabsEl.appendChild(tab);
     });
@@ -192,34 +191,33 @@
 
   DmnEditor.prototype.save = async function () {
     var container = this.container;
+    var t = this.t;
     this.saveButton.disabled = true;
     container.setAttribute('aria-busy', 'true');
     container.removeAttribute('data-saved');
-    this.status('Saving\u2026');
+    this.status(t('saving'));
     try {
-      var saved = await this.dmn.saveXML({ format: true });
-      var response = await fetch(container.getAttribute('data-save-url'), {
-        method: 'POST',
-        credentials: 'same-origin',
-        headers: { 'Content-Type': 'application/json', Accept: 'application/json', 'X-CSRFToken': csrfToken() },
-        body: JSON.stringify({ xml: saved.xml })
-      });
-      var body = null;
-      if ((response.headers.get('Content-Type') || '').indexOf('json') !== -1) {
-        body = await response.json();
+      var xml = (await this.dmn.saveXML({ format: true })).xml;
+      var answer = await studio.postSave(container, xml, this.revision);
+      if (answer.conflict) {
+        studio.showConflict(container, t, xml);
+        throw new Error((answer.body && (answer.body.message || answer.body.reason)) || t('conflict'));
       }
-      var problems = problemsOf(body);
-      this.showProblems(problems);
-      if (!response.ok && !problems.length) {
-        throw new Error((body && (body.message || body.error)) || 'HTTP ' + response.status);
+      studio.clearConflict(container);
+      if (!answer.ok && !answer.problems.length) {
+        throw new Error((answer.body && (answer.body.message || answer.body.error)) || 'HTTP ' + answer.status);
       }
-      if (response.ok && !problems.length) {
+      if (answer.body && typeof answer.body.revision === 'number') {
+        this.revision = answer.body.revision;
+      }
+      this.showProblems(answer.problems);
+      if (answer.ok && !answer.problems.length) {
         container.removeAttribute('data-dirty');
       }
-      this.status(problems.length ? problems.length + ' problem(s) found' : 'Saved');
+      this.status(answer.problems.length ? t('problems', { n: answer.problems.length }) : t('saved'));
       container.setAttribute('data-saved', 'true');
     } catch (error) {
-      this.status('Not saved: ' + ((error && error.message) || error));
+      this.status(t('notSaved', { reason: (error && error.message) || error }));
       container.setAttribute('data-saved', 'false');
     } finally {
       this.saveButton.disabled = false;
@@ -229,30 +227,19 @@
 
   DmnEditor.prototype.showProblems = function (problems) {
     var self = this;
-    this.problemsEl.textContent = '';
-    this.container.setAttribute('data-problems', String(problems.length));
-    problems.forEach(function (problem) {
-      var item = document.createElement('li');
-      if (problem.element_id) {
-        var button = document.createElement('button');
-        button.type = 'button';
-        button.className = 'problem-link';
-        button.setAttribute('data-element-id', problem.element_id);
-        button.textContent = describe(problem);
-        button.addEventListener('click', function () { self.reveal(problem.element_id); });
-        item.appendChild(button);
-      } else {
-        item.textContent = describe(problem);
-      }
-      self.problemsEl.appendChild(item);
+    var own = this.container.getAttribute('data-file-name');
+    studio.listProblems(this.problemsEl, problems, {
+      canReveal: function (problem) {
+        return (!own || !problem.file || problem.file === own) && Boolean(self.viewOf(problem.element_id));
+      },
+      reveal: function (id) { self.reveal(id); }
     });
+    this.container.setAttribute('data-problems', String(problems.length));
   };
 
   /** Open the view holding the element with this id and highlight its cells. */
   DmnEditor.prototype.reveal = async function (id) {
-    var view = this.dmn.getViews().filter(function (candidate) {
-      return candidate.type !== 'drd' && contains(candidate.element, id);
-    })[0];
+    var view = this.viewOf(id);
     if (view && view !== this.dmn.getActiveView()) {
       await this.dmn.open(view);
     }
@@ -274,7 +261,7 @@
       editor.open().catch(function (error) {
         var message = (error && error.message) || String(error);
         container.setAttribute('data-error', message);
-        editor.status('The editor could not open the decision model: ' + message);
+        editor.status(editor.t('openFailed', { reason: message }));
       });
     });
   }

@@ -1,84 +1,53 @@
 /*
  * The in-portal BPMN editor: bpmn-js with the Camunda 7 properties panel and the bundle's element templates.
  *
- * Needs vendor/bpmn-modeler.js (window.PortalBpmnModeler), vendor/bpmn-modeler.css, css/diagram.css and
- * <meta name="csrf-token" content="...">.
+ * Needs vendor/bpmn-modeler.js (window.PortalBpmnModeler), vendor/bpmn-modeler.css, css/diagram.css,
+ * js/studio-common.js (window.PortalStudio) and <meta name="csrf-token" content="...">.
  *
  *   <div data-bpmn-modeler data-xml-url="/bundle/specialized_inspection.bpmn"
- *        data-templates-url="/bundle/element-templates" data-save-url="/bundle/specialized_inspection.bpmn">
+ *        data-templates-url="/bundle/element-templates" data-save-url="/bundle/specialized_inspection.bpmn"
+ *        data-problems-url="/bundle/problems" data-revision="7" data-messages='{...}'>
  *     <!-- optional; created when absent -->
  *     <div data-modeler-canvas></div> <div data-modeler-properties></div>
  *     <button type="button" data-modeler-save>Save</button>
- *     <p data-modeler-status></p> <ul data-modeler-problems></ul>
+ *     <p data-modeler-status></p> <div data-modeler-conflict></div> <ul data-modeler-problems></ul>
  *   </div>
  *
- * Save posts {"xml": "..."} as JSON with the X-CSRFToken header. The answer is a list of problems
- * [{element_id, message, file, line}] or an object with a "problems" list; each problem is listed, its
- * element gets the lint-error marker, and clicking it selects the element and scrolls to it.
- * The container gets data-rendered="true" once the diagram is open (data-error on failure) and
- * data-saved="true" / data-problems="N" after each save. window.portalModeler is the bpmn-js Modeler.
+ * The element templates are offered under "Templates" in the palette's "Create element" menu and the
+ * context pad's "Append element" and "Change element" menus; the properties panel's template "Select"
+ * opens a chooser. An element created from a template comes with the template applied.
+ *
+ * When the diagram is open, the working copy's current problems (data-problems-url) are listed and
+ * marked; an address ending in #element_id selects that element and scrolls to it.
+ * Save posts {"xml": "...", "revision": N} as JSON with the X-CSRFToken header. The answer is a list of
+ * problems [{element_id, element_name, message, file, line}] or an object with "problems" (and the new
+ * "revision"); each problem is listed with the element's name and id, its element gets the lint-error
+ * marker, and clicking it selects the element and scrolls to it. HTTP 409 (someone saved since) shows a
+ * conflict notice with a download of the analyst's version and a reload button.
+ * The container gets data-rendered="true" once the diagram is open (data-error on failure),
+ * data-problems="N" whenever the list changes, data-saved="true" / "false" after each save and
+ * data-conflict="true" after a refused one. window.portalModeler is the bpmn-js Modeler.
  */
 (function () {
   'use strict';
 
-  function csrfToken() {
-    var meta = document.querySelector('meta[name="csrf-token"]');
-    return meta ? meta.getAttribute('content') : '';
-  }
-
-  /** Return the child matching selector, or create it with tag and the data attribute. */
-  function part(container, attribute, tag, init) {
-    var element = container.querySelector('[' + attribute + ']');
-    if (!element) {
-      element = document.createElement(tag);
-      element.setAttribute(attribute, '');
-      if (init) {
-        init(element);
-      }
-      container.appendChild(element);
-    }
-    return element;
-  }
-
-  async function fetchOk(url, accept) {
-    var response = await fetch(url, { credentials: 'same-origin', headers: { Accept: accept } });
-    if (!response.ok) {
-      throw new Error('Could not load ' + url + ' (HTTP ' + response.status + ')');
-    }
-    return response;
-  }
-
-  function problemsOf(body) {
-    if (Array.isArray(body)) {
-      return body;
-    }
-    return (body && Array.isArray(body.problems)) ? body.problems : [];
-  }
-
-  function describe(problem) {
-    var where = [];
-    if (problem.element_id) {
-      where.push(problem.element_id);
-    }
-    if (problem.file) {
-      where.push(problem.file + (problem.line ? ':' + problem.line : ''));
-    }
-    return (where.length ? where.join(' \u2014 ') + ': ' : '') + (problem.message || 'problem');
-  }
+  var studio = window.PortalStudio;
 
   function PortalModeler(container) {
     this.container = container;
-    this.canvasEl = part(container, 'data-modeler-canvas', 'div');
-    this.propertiesEl = part(container, 'data-modeler-properties', 'div');
-    this.saveButton = part(container, 'data-modeler-save', 'button', function (button) {
+    this.t = studio.messages(container);
+    this.canvasEl = studio.part(container, 'data-modeler-canvas', 'div');
+    this.propertiesEl = studio.part(container, 'data-modeler-properties', 'div');
+    this.saveButton = studio.part(container, 'data-modeler-save', 'button', function (button) {
       button.type = 'button';
       button.textContent = 'Save';
     });
-    this.statusEl = part(container, 'data-modeler-status', 'p');
+    this.statusEl = studio.part(container, 'data-modeler-status', 'p');
     this.statusEl.setAttribute('role', 'status');
-    this.problemsEl = part(container, 'data-modeler-problems', 'ul');
-    this.problemsEl.setAttribute('aria-label', 'Problems');
+    this.problemsEl = studio.part(container, 'data-modeler-problems', 'ul');
+    this.problemsEl.setAttribute('aria-label', this.t('problemsLabel'));
     this.lintMarked = [];
+    this.revision = null;
     container.classList.add('bpmn-modeler');
     this.canvasEl.classList.add('modeler-canvas');
     this.propertiesEl.classList.add('modeler-properties');
@@ -98,12 +67,14 @@
       throw new Error('vendor/bpmn-modeler.js is not loaded');
     }
     var container = this.container;
+    var t = this.t;
     var templatesUrl = container.getAttribute('data-templates-url');
     var loads = await Promise.all([
-      fetchOk(container.getAttribute('data-xml-url'), 'application/xml, text/xml').then(function (r) { return r.text(); }),
-      templatesUrl ? fetchOk(templatesUrl, 'application/json').then(function (r) { return r.json(); }) : []
+      studio.fetchOk(container.getAttribute('data-xml-url'), 'application/xml, text/xml'),
+      templatesUrl ? studio.fetchOk(templatesUrl, 'application/json').then(function (r) { return r.json(); }) : []
     ]);
-    var xml = loads[0];
+    this.revision = studio.revisionOf(container, loads[0]);
+    var xml = await loads[0].text();
     var templates = loads[1];
 
     var modeler = this.modeler = new lib.Modeler({
@@ -123,7 +94,7 @@
     var self = this;
     modeler.on('commandStack.changed', function () {
       container.setAttribute('data-dirty', 'true');
-      self.status('Unsaved changes');
+      self.status(t('unsaved'));
     });
     this.saveButton.addEventListener('click', function () { self.save(); });
     window.addEventListener('beforeunload', function (event) {
@@ -132,6 +103,7 @@
         event.returnValue = '';
       }
     });
+    window.addEventListener('hashchange', function () { self.revealWanted(); });
 
     modeler.get('canvas').zoom('fit-viewport', 'auto');
     container.setAttribute('data-templates', String(modeler.get('elementTemplates').getAll().length));
@@ -141,43 +113,57 @@
     if (result.warnings && result.warnings.length) {
       container.setAttribute('data-warnings', String(result.warnings.length));
     }
-    this.status(templateErrors.length ? templateErrors.length + ' element templates are invalid' : '');
+    this.status(templateErrors.length ? t('templatesInvalid', { n: templateErrors.length }) : '');
     window.portalModeler = modeler;
     window.portalModelerEditor = this;
+
+    var problems = null;
+    try {
+      problems = await studio.currentProblems(container);
+    } catch (error) {
+      this.status((error && error.message) || String(error)); // the editor still works; a save lists them
+    }
+    if (problems) {
+      this.showProblems(problems);
+      if (!templateErrors.length) {
+        this.status(problems.length ? t('current', { n: problems.length }) : t('clean'));
+      }
+    }
+    this.revealWanted();
     container.setAttribute('data-rendered', 'true');
   };
 
   PortalModeler.prototype.save = async function () {
     var container = this.container;
     var button = this.saveButton;
+    var t = this.t;
+    var xml = null;
     button.disabled = true;
     container.setAttribute('aria-busy', 'true');
     container.removeAttribute('data-saved');
-    this.status('Saving\u2026');
+    this.status(t('saving'));
     try {
-      var saved = await this.modeler.saveXML({ format: true });
-      var response = await fetch(container.getAttribute('data-save-url'), {
-        method: 'POST',
-        credentials: 'same-origin',
-        headers: { 'Content-Type': 'application/json', Accept: 'application/json', 'X-CSRFToken': csrfToken() },
-        body: JSON.stringify({ xml: saved.xml })
-      });
-      var body = null;
-      if ((response.headers.get('Content-Type') || '').indexOf('json') !== -1) {
-        body = await response.json();
+      xml = (await this.modeler.saveXML({ format: true })).xml;
+      var answer = await studio.postSave(container, xml, this.revision);
+      if (answer.conflict) {
+        studio.showConflict(container, t, xml);
+        throw new Error((answer.body && (answer.body.message || answer.body.reason)) || t('conflict'));
       }
-      var problems = problemsOf(body);
-      this.showProblems(problems);
-      if (!response.ok && !problems.length) {
-        throw new Error((body && (body.message || body.error)) || 'HTTP ' + response.status);
+      studio.clearConflict(container);
+      if (!answer.ok && !answer.problems.length) {
+        throw new Error((answer.body && (answer.body.message || answer.body.error)) || 'HTTP ' + answer.status);
       }
-      if (response.ok && !problems.length) {
+      if (answer.body && typeof answer.body.revision === 'number') {
+        this.revision = answer.body.revision;
+      }
+      this.showProblems(answer.problems);
+      if (answer.ok && !answer.problems.length) {
         container.removeAttribute('data-dirty');
       }
-      this.status(problems.length ? problems.length + ' problem(s) found' : 'Saved');
+      this.status(answer.problems.length ? t('problems', { n: answer.problems.length }) : t('saved'));
       container.setAttribute('data-saved', 'true');
     } catch (error) {
-      this.status('Not saved: ' + ((error && error.message) || error));
+      this.status(t('notSaved', { reason: (error && error.message) || error }));
       container.setAttribute('data-saved', 'false');
     } finally {
       button.disabled = false;
@@ -195,27 +181,31 @@
       }
     });
     this.lintMarked = [];
-    this.problemsEl.textContent = '';
-    this.container.setAttribute('data-problems', String(problems.length));
-
     problems.forEach(function (problem) {
-      var item = document.createElement('li');
       var element = problem.element_id ? registry.get(problem.element_id) : null;
-      if (element) {
+      if (element && self.lintMarked.indexOf(element.id) === -1) {
         canvas.addMarker(element, 'lint-error');
         self.lintMarked.push(element.id);
-        var button = document.createElement('button');
-        button.type = 'button';
-        button.className = 'problem-link';
-        button.setAttribute('data-element-id', element.id);
-        button.textContent = describe(problem);
-        button.addEventListener('click', function () { self.reveal(element.id); });
-        item.appendChild(button);
-      } else {
-        item.textContent = describe(problem);
       }
-      self.problemsEl.appendChild(item);
     });
+    studio.listProblems(this.problemsEl, problems, {
+      nameOf: function (id) {
+        var element = registry.get(id);
+        return element && element.businessObject ? element.businessObject.name : null;
+      },
+      canReveal: function (problem) { return Boolean(registry.get(problem.element_id)); },
+      reveal: function (id) { self.reveal(id); }
+    });
+    this.container.setAttribute('data-problems', String(problems.length));
+  };
+
+  /** Reveal the element the address names (#element_id), if the diagram has it. */
+  PortalModeler.prototype.revealWanted = function () {
+    var id = studio.wantedElement();
+    if (id && this.modeler.get('elementRegistry').get(id)) {
+      this.reveal(id);
+      this.container.setAttribute('data-revealed', id);
+    }
   };
 
   /** Select the element with this id and bring it into view. */
@@ -241,7 +231,7 @@
       editor.open().catch(function (error) {
         var message = (error && error.message) || String(error);
         container.setAttribute('data-error', message);
-        editor.status('The editor could not open the diagram: ' + message);
+        editor.status(editor.t('openFailed', { reason: message }));
       });
     });
   }
