@@ -5,7 +5,6 @@ of versions. Views are thin: every change is a command in ``app.engine.commands.
 from __future__ import annotations
 
 import json
-import random
 from datetime import datetime, timedelta
 
 from flask import Blueprint, Response, abort, flash, jsonify, redirect, render_template, request, url_for
@@ -15,7 +14,6 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 
 from app import reports
-from app.demo import demo_consignments
 from app.engine.commands.migration import model_version
 from app.engine.commands.studio import STUDIO_ROLES, DeployDraft, DiscardDraft, OpenDraft, SaveDraftFile
 from app.engine.drafts import bundle_of, form_schema, problems_of
@@ -26,7 +24,7 @@ from app.forms.rendering import field_views, form_title
 from app.models import ModelVersion
 from app.settings import PROJECT_ROOT
 from app.tasks import KNOWN_TOPICS
-from app.trial import demo_answers, run_trial
+from app.trial import run_trial, trial_samples
 
 from .auth import current_actor
 from .context import portal
@@ -248,11 +246,8 @@ def trial():
         if not problems:
             with portal().db.read_session() as db:
                 medians = {s.step_id: s.median for s in reports.step_times(db, reports.EVERYTHING)}
-            samples = demo_consignments(request.form.get("count", 10, type=int) or 10, random.Random(2016))[
-                :20
-            ]
-            start = _next_working_morning()
-            run = run_trial(bundle_of(draft), samples, medians, demo_answers(samples), start=start)
+            samples = trial_samples(request.form.get("count", 10, type=int) or 10, portal().settings)
+            run = run_trial(bundle_of(draft), samples, medians, start=_next_working_morning())
     return render_template(
         "studio/trial.html", run=run, problems=problems, hours_per_day=portal().calendar.hours_per_day
     )

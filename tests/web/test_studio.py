@@ -7,11 +7,14 @@ sample consignments before deployment."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from sqlalchemy import select
 
 from app.models import AuditEvent, ModelVersion, ProcessInstance
 from app.models.studio import ModelDraft
+from app.settings import PROJECT_ROOT
 from tests.procedure import consignment, trader_registers, worker_settles
 from tests.web.client import page, texts
 
@@ -226,6 +229,10 @@ def test_trial_runs_the_working_copy_on_sample_consignments(person):
     assert all(o.startswith("cleared") for o in outcomes), outcomes
     paths = texts(result, "//table[@data-table='trial']//tbody/tr/td[4]")
     assert all("Record the sampling" in p and "Clear the goods" in p for p in paths), paths
+    # The samples are the reference consignments of shared/domain/consignments.json, in order.
+    shown = [row.get("data-declaration") for row in rows]
+    reference = json.loads((PROJECT_ROOT.parent / "shared" / "domain" / "consignments.json").read_text())
+    assert shown == [c["declaration_no"] for c in reference[:3]]
 
 
 def test_analyst_compares_two_versions_and_moves_running_consignments(portal, person, worker):
