@@ -7,7 +7,16 @@ from datetime import timedelta
 
 import requests
 
-from tests.procedure import PASS, PAYMENT, SAMPLING, completes, jobs, trader_registers, worker_settles
+from tests.procedure import (
+    PASS,
+    PAYMENT,
+    SAMPLING,
+    completes,
+    jobs,
+    trader_countersigns,
+    trader_registers,
+    worker_settles,
+)
 
 ADMIN = {"Authorization": "Bearer demo-admin"}
 
@@ -42,6 +51,7 @@ def test_port_down_for_a_while_becomes_an_incident_then_the_retried_consignment_
     assert response.status_code == 200
     worker_settles(worker, portal, number)
     completes(portal, "officer.moit-fs", number, "record_sampling", SAMPLING)
+    trader_countersigns(portal, number)
     completes(portal, "officer.moit-fs", number, "publish_result", PASS)
     worker_settles(worker, portal, number)
     completes(portal, "trader.t05", number, "pay_fees", PAYMENT)
