@@ -113,7 +113,7 @@ def flip_byte(conn: sqlite3.Connection, row_id: int, column: str, position: int,
 def test_the_untouched_trail_verifies_with_its_signatures(signed_trail, pki_dir):
     code, output = verify(signed_trail, pki_dir)
     assert code == 0, output
-    assert "3 signed, every signature verified" in output
+    assert "4 signed, every signature verified" in output
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
