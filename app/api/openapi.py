@@ -120,7 +120,13 @@ DOCUMENT = {
             ),
         },
         "/work-items": {"get": _op("The caller's inbox (its organization and role)", "work")},
-        "/work-items/{id}": {"get": _op("One work item with its form (JSON Schema) and revision", "work")},
+        "/work-items/{id}": {
+            "get": _op(
+                "One work item with its form (JSON Schema), revision and `countersigns`: for a countersign "
+                "step, the signed record each reference field confirms (the portal fills the reference in)",
+                "work",
+            )
+        },
         "/work-items/{id}/claim": {"post": _op("Claim a work item", "work")},
         "/work-items/{id}/release": {"post": _op("Release a claimed work item", "work")},
         "/work-items/{id}/complete": {
