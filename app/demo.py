@@ -161,6 +161,8 @@ class Player:
                 "customs_supervised": True,
                 "notes": "Samples sealed in the presence of the trader.",
             }
+        if step == "countersign_sampling":  # the portal fills in the signed record's SHA-256
+            return {"record_confirmed": True}
         if step == "request_preservation":
             return {
                 "warehouse_address": "Lô A2, KCN Tân Tạo, Bình Tân, TP. HCM",

@@ -50,6 +50,17 @@ def consignment_scope(session: Session, actor: Actor) -> ColumnElement[bool]:
     )
 
 
+# Roles that see consignments without being a party to their decisions: the port (it moves containers)
+# and process analysts. They do not get the evidence bundle or the result notice.
+NOT_PARTY_ROLES = {"port_operator", "analyst"}
+
+
+def may_read_evidence(actor: Actor) -> bool:
+    """Whether the actor may download the evidence and the signed result notice of the consignments it
+    sees (``consignment_scope``): the trader, customs, the agencies and the administrator may."""
+    return actor.role not in NOT_PARTY_ROLES
+
+
 def find_consignment(session: Session, actor: Actor, declaration_no: str) -> Consignment | None:
     return session.scalar(
         select(Consignment).where(

@@ -342,6 +342,7 @@ def demo_answers(samples: list[dict[str, Any]]):
     containers = {s["payload"]["declaration_no"]: s["payload"].get("containers") or [] for s in samples}
     known = {
         "record_sampling",
+        "countersign_sampling",
         "request_preservation",
         "decide_preservation",
         "publish_result",

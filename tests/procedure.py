@@ -105,6 +105,13 @@ def completes(
     return portal.execute(CompleteWorkItem(item.id, data, signing=signing), actor(portal, username))
 
 
+def trader_countersigns(portal, declaration_no: str, data: dict[str, Any] | None = None) -> WorkItem:
+    """The consignment's trader countersigns the sampling record the agency signed (the portal fills in
+    the record's SHA-256), signing with the demo PIN."""
+    trader = f"trader.{work_item(portal, declaration_no, 'countersign_sampling').organization.lower()}"
+    return completes(portal, trader, declaration_no, "countersign_sampling", data or COUNTERSIGN)
+
+
 def port_reports_positions(portal, declaration_no: str) -> bool:
     c = consignment(portal, declaration_no)
     payload = {
@@ -171,6 +178,7 @@ SAMPLING = {
     "sampling_place": "Cat Lai inspection yard",
     "customs_supervised": True,
 }
+COUNTERSIGN = {"record_confirmed": True}
 PASS = {"result": "pass", "certificate_no": "KQ-000123", "conclusion": "Conforms to QCVN.", "issued_at": NOW}
 FAIL = {
     "result": "fail",

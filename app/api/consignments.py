@@ -1,14 +1,16 @@
-"""API: register a consignment, read one (status, timeline, open tasks), search them."""
+"""API: register a consignment, read one (status, timeline, open tasks), search them, download its
+inspection result notice signed by the agency (PDF)."""
 
 from __future__ import annotations
 
-from flask import jsonify, request
+from flask import Response, jsonify, request
 
 from app import queries
 from app.consignments.registration import parse_registration
 from app.engine.commands import RegisterConsignment
-from app.engine.errors import NotFound
+from app.engine.errors import Forbidden, NotFound
 from app.models import Organization
+from app.signing.notice import result_notice_pdf
 
 from . import bp
 from .auth import current_actor, require_token
@@ -47,6 +49,31 @@ def list_consignments():
         return jsonify(
             {"items": [queries.consignment_json(c) for c in rows], "limit": limit, "offset": offset}
         )
+
+
+@bp.get("/consignments/<declaration_no>/result-notice.pdf")
+@require_token()
+def get_result_notice(declaration_no: str):
+    """The inspection result notice sealed with the lead agency's certificate (PAdES), once published."""
+    actor = current_actor()
+    with portal().db.session() as session:
+        consignment = queries.find_consignment(session, actor, declaration_no)
+        if consignment is None:
+            raise NotFound(
+                "no consignment with this declaration number that you may see", field="declaration_no"
+            )
+        if not queries.may_read_evidence(actor):
+            raise Forbidden("only the parties to the decision may download the result notice", field="role")
+        body = result_notice_pdf(session, portal().settings, consignment)  # NotFound until published
+    return Response(
+        body,
+        mimetype="application/pdf",
+        headers={
+            "Content-Disposition": f'attachment; filename="result-notice-{consignment.declaration_no}.pdf"',
+            "X-Content-Type-Options": "nosniff",
+            "Cache-Control": "private, no-store",
+        },
+    )
 
 
 def _consignment_response(declaration_no: str):

@@ -40,6 +40,15 @@ def _op(summary: str, tag: str, body: dict | None = None, ok: int = 200, roles: 
     return op
 
 
+def _pdf(op: dict) -> dict:
+    """An operation whose answer is a PDF file."""
+    op["responses"]["200"] = {
+        "description": "the signed PDF (served with X-Content-Type-Options: nosniff)",
+        "content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}},
+    }
+    return op
+
+
 REGISTRATION = {
     "type": "object",
     "required": ["declaration_no", "declaration_type", "customs_branch", "goods", "hs_codes"],
@@ -100,8 +109,24 @@ DOCUMENT = {
         "/consignments/{declaration_no}": {
             "get": _op("A consignment with status, timeline and open tasks", "consignments"),
         },
+        "/consignments/{declaration_no}/result-notice.pdf": {
+            "get": _pdf(
+                _op(
+                    "The inspection result notice, a PDF sealed with the lead agency's certificate (PAdES); "
+                    "404 until the result is published",
+                    "consignments",
+                    roles="the consignment's trader, customs and agencies, admin (not the port or analysts)",
+                )
+            ),
+        },
         "/work-items": {"get": _op("The caller's inbox (its organization and role)", "work")},
-        "/work-items/{id}": {"get": _op("One work item with its form (JSON Schema) and revision", "work")},
+        "/work-items/{id}": {
+            "get": _op(
+                "One work item with its form (JSON Schema), revision and `countersigns`: for a countersign "
+                "step, the signed record each reference field confirms (the portal fills the reference in)",
+                "work",
+            )
+        },
         "/work-items/{id}/claim": {"post": _op("Claim a work item", "work")},
         "/work-items/{id}/release": {"post": _op("Release a claimed work item", "work")},
         "/work-items/{id}/complete": {

@@ -14,6 +14,8 @@ from app.engine.commands import ClaimWorkItem, CompleteWorkItem, ReleaseWorkItem
 from app.engine.errors import NotFound, PortalError
 from app.forms.validation import validate_form
 from app.models import Consignment, ProcessInstance
+from app.signing.countersign import fill_references
+from app.signing.countersign import records as countersign_records
 from app.signing.errors import SignatureRejected
 from app.signing.payload import signing_time
 from app.signing.service import ClientSigning, PinSigning, Signing, signing_payload
@@ -54,6 +56,19 @@ def get_work_item(work_item_id: int):
         forms = portal().runtime.forms(session, instance.model_version_id)
         body["form"] = forms.get(item.form_key) if item.form_key else None
         body["revision"] = instance.revision
+        # A countersigning step: the signed record each reference field confirms (the portal fills it in).
+        body["countersigns"] = {
+            name: {
+                "step": r.step,
+                "sha256": r.sha256,
+                "audit_event": r.event_id,
+                "signer": r.signer,
+                "organization": r.organization,
+                "signed_at": r.signed_at,
+                "data": r.data,
+            }
+            for name, r in countersign_records(session, consignment.id, body["form"] or {}).items()
+        }
         return jsonify(body)
 
 
@@ -123,7 +138,9 @@ def work_item_signing_payload(work_item_id: int):
         consignment = session.get(Consignment, item.consignment_id)
         instance = session.get(ProcessInstance, item.instance_id)
         forms = portal().runtime.forms(session, instance.model_version_id)
-        data = validate_form(forms[item.form_key], data) if item.form_key in forms else data
+        if item.form_key in forms:
+            schema = forms[item.form_key]
+            data = validate_form(schema, fill_references(session, consignment.id, schema, data))
         signed_at = signing_time(portal().clock.now())
         payload = signing_payload(item, consignment, actor, data, [], signed_at)
     return jsonify(

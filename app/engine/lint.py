@@ -1,8 +1,9 @@
 """The portal's own checks of a parsed bundle, beyond what SpiffWorkflow's parser checks.
 
 ``lint`` looks at the parsed specs: every user task has a performer the portal can resolve and a form;
-every service topic has a connector; every message caught is a callback the portal knows; every timer,
-condition, mapping, due date and decision-table cell compiles in the sandbox, and timer literals parse.
+a countersigning form names a signed user task; every service topic has a connector; every message caught
+is a callback the portal knows; every timer, condition, mapping, due date and decision-table cell compiles
+in the sandbox, and timer literals parse.
 ``lint_xml`` looks at the XML where the parser is silent or forgiving: boundary events attached to
 nothing, exclusive gateways that can run out of flows, and the process the portal runs missing.
 """
@@ -24,6 +25,8 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
     TimerEventDefinition,
 )
 from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
+
+from app.signing.countersign import countersigned_steps
 
 from . import sandbox
 from .problems import Problem
@@ -60,11 +63,19 @@ def lint(
     """Check what matters to this portal beyond what SpiffWorkflow's parser checks (``broken_forms``:
     form keys whose file exists but could not be loaded)."""
     problems: list[Problem] = []
+    signed = {
+        task_spec.bpmn_id
+        for process in [spec, *subprocess_specs.values()]
+        for task_spec in process.task_specs.values()
+        if isinstance(task_spec, PortalUserTask)
+        and (task_spec.extensions or {}).get("signature") == "required"
+    }
     for process in [spec, *subprocess_specs.values()]:
         file = Path(getattr(process, "file", "") or "").name or "<bpmn>"
         for task_spec in process.task_specs.values():
             if isinstance(task_spec, PortalUserTask):
                 _check_user_task(task_spec, forms, broken_forms, file, problems)
+                _check_countersigned(task_spec, forms, signed, file, problems)
             if isinstance(task_spec, ExternalServiceTask):
                 _check_service_task(task_spec, known_topics, file, problems)
             script = getattr(task_spec, "script", None)
@@ -108,6 +119,25 @@ def _check_user_task(task_spec, forms, broken_forms, file: str, problems: list[P
         problems.append(Problem(file, f"form '{key}' not found in forms/", None, task_spec.bpmn_id))
     for expr in placeholders(task_spec.candidate_groups or "") + placeholders(task_spec.due_date or ""):
         check_expression(expr, file, task_spec.bpmn_id, problems)
+
+
+def _check_countersigned(
+    task_spec, forms, signed: Collection[str], file: str, problems: list[Problem]
+) -> None:
+    """A form field ``x-countersigns: <step>`` confirms that step's signed record: it must be signed."""
+    key = task_spec.form.key if task_spec.form else None
+    schema = forms.get(key) if key and isinstance(forms.get(key), dict) else None
+    for name, step in countersigned_steps(schema or {}).items():
+        if step not in signed:
+            problems.append(
+                Problem(
+                    file,
+                    f"form '{key}' field '{name}' countersigns '{step}', which is not a signed user task "
+                    "(camunda:property signature=required)",
+                    None,
+                    task_spec.bpmn_id,
+                )
+            )
 
 
 def _check_performer(task_spec, file: str, problems: list[Problem]) -> None:

@@ -18,6 +18,7 @@ _BY_CODE = {
     "minItems": N_("Choose at least %(limit)s."),
     "maxItems": N_("Choose at most %(limit)s."),
     "pattern": N_("Has the wrong format."),
+    "const": N_("Tick this box to confirm."),
     "additionalProperties": N_("Is not a field of this form."),
     "not_a_number": N_("Enter a whole number."),
     "not_a_time": N_("Enter a date and time."),
@@ -68,4 +69,7 @@ DOMAIN_REASONS = (
     N_("type your signing PIN"),
     N_("wrong signing PIN"),
     N_("you have no remote-signing certificate; an administrator issues one (portal pki issue)"),
+    N_("the record to countersign has not been signed"),
+    N_("does not match the signed record it countersigns"),
+    N_("must be ticked"),
 )

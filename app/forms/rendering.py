@@ -133,6 +133,8 @@ def field_views(
             )
             if src in spec
         }
+        if spec.get("readOnly"):  # filled in by the portal (e.g. the reference of a record to countersign)
+            attrs["readonly"] = True
         views.append(
             FieldView(
                 name=name,

@@ -71,6 +71,8 @@ _LIMITS = {"minimum", "maximum", "minLength", "maxLength", "minItems", "maxItems
 
 
 def _reason(error) -> str:
+    if error.validator == "const" and error.validator_value is True:
+        return "must be ticked"
     if error.validator == "enum":
         return "must be one of " + ", ".join(repr(v) for v in error.validator_value)
     if error.validator == "format":

@@ -8,12 +8,18 @@
     trust-anchors.pem           the root certificate(s) the portal trusts
     crls/<n>.pem, crls.pem      the CRLs the portal had loaded for those issuers (one file each, and all)
     result-notice.pdf           the inspection result notice sealed by the agency (PAdES), once published
+
+``evidence_zip`` packs the same bundle into one ZIP (folder ``evidence-<declaration>/``) for the download
+button on the consignment page.
 """
 
 from __future__ import annotations
 
 import base64
+import io
 import json
+import tempfile
+import zipfile
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -123,6 +129,22 @@ def export_evidence(session: Session, settings: Settings, declaration_no: str, o
     }
     (out_dir / "evidence.json").write_text(json.dumps(bundle, ensure_ascii=False, indent=1), encoding="utf-8")
     return written
+
+
+def evidence_zip(session: Session, settings: Settings, declaration_no: str) -> bytes:
+    """The bundle of ``export_evidence`` as a ZIP archive, every file under ``evidence-<declaration>/``.
+
+    :raises NotFound: no such consignment.
+    """
+    folder = f"evidence-{declaration_no}"
+    with tempfile.TemporaryDirectory(prefix="portal-evidence-") as tmp:
+        root = Path(tmp) / folder
+        export_evidence(session, settings, declaration_no, root)
+        out = io.BytesIO()
+        with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+            for path in sorted(root.rglob("*")):
+                archive.write(path, path.relative_to(tmp).as_posix())
+    return out.getvalue()
 
 
 def _event_json(event: AuditEvent) -> dict[str, Any]:

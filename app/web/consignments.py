@@ -1,5 +1,6 @@
 """Consignment pages: the page of one consignment (data, timeline, open tasks, attachments, diagram),
-its diagram XML and attachments, search by declaration / container / bill of lading, and lists."""
+its diagram XML and attachments, the evidence bundle (ZIP) and the signed result notice (PDF), search by
+declaration / container / bill of lading, and lists."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ from sqlalchemy import select
 
 from app import queries
 from app.models import Organization
+from app.signing.export import evidence_zip
+from app.signing.notice import published_result, result_notice_pdf
 
 from .auth import current_actor
 from .context import portal
@@ -47,7 +50,9 @@ def show(declaration_no: str):
             "files": queries.attachments(db, consignment.id),
             "marks": queries.diagram_marks(db, consignment, sla.now),
         }
-    actor = current_actor()
+        actor = current_actor()
+        context["evidence"] = queries.may_read_evidence(actor)
+        context["result_published"] = context["evidence"] and published_result(db, consignment) is not None
     return render_template(
         "consignment.html",
         sla=sla,
@@ -70,6 +75,50 @@ def diagram(declaration_no: str):
     if bpmn is None:
         abort(404)
     return Response(bpmn, mimetype="application/xml", headers={"Cache-Control": "private, max-age=300"})
+
+
+def _download(body: bytes, kind: str, filename: str) -> Response:
+    return Response(
+        body,
+        mimetype=kind,
+        headers={
+            "Content-Disposition": f'attachment; filename="{filename}"',
+            "Content-Security-Policy": "default-src 'none'",
+            "X-Content-Type-Options": "nosniff",
+            "Cache-Control": "private, no-store",
+        },
+    )
+
+
+def _party_to(db, declaration_no: str):
+    """The consignment, for someone who may read its evidence: 404 when it is not theirs to see, 403
+    when they see it without being a party to its decisions (``queries.may_read_evidence``)."""
+    consignment = _find(db, declaration_no)
+    if not queries.may_read_evidence(current_actor()):
+        abort(403)
+    return consignment
+
+
+@bp.get("/consignments/<declaration_no>/evidence.zip")
+@login_required
+def evidence(declaration_no: str):
+    """The evidence bundle of ``portal audit export`` as one ZIP, verifiable offline."""
+    with portal().db.read_session() as db:
+        consignment = _party_to(db, declaration_no)
+        body = evidence_zip(db, portal().settings, consignment.declaration_no)
+    return _download(body, "application/zip", f"evidence-{consignment.declaration_no}.zip")
+
+
+@bp.get("/consignments/<declaration_no>/result-notice.pdf")
+@login_required
+def result_notice(declaration_no: str):
+    """The inspection result notice sealed with the agency's certificate (PAdES), once published."""
+    with portal().db.read_session() as db:
+        consignment = _party_to(db, declaration_no)
+        if published_result(db, consignment) is None:
+            abort(404)
+        body = result_notice_pdf(db, portal().settings, consignment)
+    return _download(body, "application/pdf", f"result-notice-{consignment.declaration_no}.pdf")
 
 
 @bp.get("/attachments/<int:attachment_id>")

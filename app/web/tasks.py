@@ -18,7 +18,9 @@ from app.forms.rendering import field_views, form_title, parse_submission
 from app.forms.uploads import attachment_rules, check_uploads
 from app.forms.validation import validate_form
 from app.models import Consignment, ModelVersion, ProcessInstance
+from app.signing import countersign
 from app.signing.errors import SignatureRejected
+from app.signing.payload import parse_signing_time
 from app.signing.service import PinSigning
 
 from .auth import current_actor
@@ -46,14 +48,18 @@ def _variables(consignment: Consignment) -> dict[str, Any]:
 def _render(item, consignment, instance, schema, *, values=None, errors=None, status=200):
     locale = str(get_locale())
     messages = {e["field"].split(".")[0].split("[")[0]: localized_reason(e, _) for e in errors or []}
+    with portal().db.read_session() as db:
+        files = queries.attachments(db, consignment.id)
+        signed = countersign.records(db, consignment.id, schema)
+        forms = db.get(ModelVersion, instance.model_version_id).forms if signed else {}
+    if values is None and signed:  # a countersigning form shows the reference of the record it confirms
+        values = {name: record.sha256 for name, record in signed.items()}
     views = field_views(schema, locale, values=values, variables=_variables(consignment), errors=messages)
     title, description = form_title(schema, locale)
     summary = [
         {"field": e["field"], "label": _label(views, e["field"]), "message": localized_reason(e, _)}
         for e in errors or []
     ]
-    with portal().db.read_session() as db:
-        files = queries.attachments(db, consignment.id)
     return (
         render_template(
             "task.html",
@@ -68,11 +74,33 @@ def _render(item, consignment, instance, schema, *, values=None, errors=None, st
             attachment_error=messages.get("attachments"),
             pin_error=messages.get("signing_pin"),
             files=files,
+            countersigned=[_record_view(record, forms, locale) for record in signed.values()],
             sla=SlaClock.current(portal()),
             editable=item.state in ("open", "claimed") and item.role == current_actor().role,
         ),
         status,
     )
+
+
+def _record_view(record: countersign.SignedRecord, forms: dict[str, Any], locale: str) -> dict[str, Any]:
+    """The signed record a countersigning step confirms, with the labels of the form it was made with."""
+    schema = forms.get(record.form_key or "") or {"properties": {k: {} for k in record.data}}
+    title, _description = form_title(schema, locale)
+    rows = [
+        (view.label, _shown(view))
+        for view in field_views(schema, locale, values=record.data)
+        if view.name in record.data
+    ]
+    signed_at = parse_signing_time(record.signed_at)
+    return {"record": record, "title": title or record.step, "rows": rows, "signed_at": signed_at}
+
+
+def _shown(view) -> str:
+    if view.widget == "checkbox":
+        return _("yes") if view.value else _("no")
+    if isinstance(view.value, list):
+        return ", ".join(str(v) for v in view.value)
+    return str(view.value).replace("T", " ") if view.widget == "datetime" else str(view.value)
 
 
 @bp.get("/work-items/<int:work_item_id>")
@@ -105,6 +133,8 @@ def submit(work_item_id: int):
         errors += exc.errors
     converted = {e["field"] for e in errors}
     try:
+        with portal().db.read_session() as db:
+            data = countersign.fill_references(db, consignment.id, schema, data)
         validate_form(schema, data)
     except ValidationFailed as exc:
         errors += [e for e in exc.errors if e["field"] not in converted]

@@ -1,11 +1,13 @@
 """The portal in a real browser (Playwright + Debian's Chromium) against a real server: a trader
-registers five containers, a customs officer nominates two, the agency records the sampling, the trader
-asks to keep the goods for preservation, the branch head lets the 2-working-hour deadline pass so the
-branch manager sees the escalation, the branch head decides, and the consignment page shows the diagram
-with the right step marked. Screenshots of the main pages are saved under docs/screenshots/."""
+registers five containers, a customs officer nominates two, the agency records the sampling and the trader
+countersigns it, the trader asks to keep the goods for preservation, the branch head lets the
+2-working-hour deadline pass so the branch manager sees the escalation, the branch head decides, the
+consignment page shows the diagram with the right step marked, and the trader downloads the evidence.
+Screenshots of the main pages are saved under docs/screenshots/."""
 
 from __future__ import annotations
 
+import zipfile
 from datetime import timedelta
 
 import pytest
@@ -112,6 +114,18 @@ def test_a_consignment_with_preservation_moves_through_everyone_s_desk(
         page.wait_for_load_state()
         assert "/consignments/" in page.url
 
+        # The sampling record is signed by trader and agency: the trader reads what the agency signed and
+        # countersigns it.
+        page = trader.open_task(number, "Countersign the sampling record")
+        record = page.locator("section[data-countersigns='record_sampling']")
+        assert "SL-001, SL-002, SL-003" in record.inner_text()
+        assert "officer.ppsd2" in record.inner_text()
+        page.locator("main").get_by_label("Tôi xác nhận biên bản lấy mẫu").check()
+        page.locator("main").get_by_label("Mã PIN ký số").fill(DEMO_PIN)
+        page.get_by_role("button", name="Hoàn thành bước này").click()
+        page.wait_for_load_state()
+        assert "/consignments/" in page.url
+
         # The trader asks to keep the goods in its own warehouse.
         page = trader.open_task(number, "Request release for preservation")
         page.locator("main").get_by_label("Địa chỉ kho bảo quản").fill(
@@ -161,6 +175,14 @@ def test_a_consignment_with_preservation_moves_through_everyone_s_desk(
         assert "step-completed" in completed
         assert "step-current" not in completed
         port.shoot("consignment")
+
+        # The trader downloads the consignment's evidence bundle from its page.
+        page = trader.open(f"/consignments/{number}")
+        with page.expect_download() as download:
+            page.get_by_role("link", name="Tải hồ sơ chứng cứ (ZIP)").click()
+        assert download.value.suggested_filename == f"evidence-{number}.zip"
+        with zipfile.ZipFile(download.value.path()) as archive:
+            assert f"evidence-{number}/evidence.json" in archive.namelist()
 
         # The same page works on a phone screen.
         phone = Desk(browser, live_portal, "trader.t03", phone=True)

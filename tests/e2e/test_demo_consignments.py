@@ -53,6 +53,8 @@ def test_all_ten_demo_consignments_reach_the_end_of_the_procedure(database_url, 
     assert "nominate_containers" in steps["C03"]  # five containers: customs nominates
     assert "handle_non_compliance" in steps["C09"]  # failing result
     assert "move_containers" not in steps["C10"]  # air cargo
+    for cid, taken in steps.items():  # the sampling record is signed by the agency, then by the trader
+        assert taken.index("record_sampling") < taken.index("countersign_sampling"), cid
     for cid, body in outcomes.items():
         expected_lead = next(c for c in DEMO if c["id"] == cid)["agencies"].split("+")[0]
         assert body["lead_agency"] == expected_lead, cid

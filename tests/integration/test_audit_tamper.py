@@ -21,7 +21,16 @@ from app.settings import Settings
 from app.tasks import build_registry
 from app.worker import Worker
 from tests.conftest import MONDAY_MORNING
-from tests.procedure import PASS, PAYMENT, SAMPLING, completes, consignment, trader_registers, worker_settles
+from tests.procedure import (
+    PASS,
+    PAYMENT,
+    SAMPLING,
+    completes,
+    consignment,
+    trader_countersigns,
+    trader_registers,
+    worker_settles,
+)
 
 COLUMNS = (
     "id",
@@ -61,6 +70,7 @@ def signed_trail(sqlite_url, simulators, pki_dir) -> Path:
         worker_settles(worker, portal, number)
         officer = f"officer.{consignment(portal, number).lead_agency.lower()}"
         completes(portal, officer, number, "record_sampling", SAMPLING)
+        trader_countersigns(portal, number)
         completes(portal, officer, number, "publish_result", PASS)
         worker_settles(worker, portal, number)
         completes(portal, "trader.t10", number, "pay_fees", PAYMENT)
@@ -103,7 +113,7 @@ def flip_byte(conn: sqlite3.Connection, row_id: int, column: str, position: int,
 def test_the_untouched_trail_verifies_with_its_signatures(signed_trail, pki_dir):
     code, output = verify(signed_trail, pki_dir)
     assert code == 0, output
-    assert "3 signed, every signature verified" in output
+    assert "4 signed, every signature verified" in output
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -15,6 +15,7 @@ from app.models import ApiToken, Base, Job, Organization, User, WorkItem
 from app.security.credentials import hash_token
 from app.signing.pki import DEMO_PIN, issue_user_certificate
 from tests.procedure import (
+    COUNTERSIGN,
     FAIL,
     NON_COMPLIANCE,
     PASS,
@@ -24,6 +25,7 @@ from tests.procedure import (
     consignment,
     registration,
     timeline,
+    trader_countersigns,
     trader_registers,
     worker_settles,
 )
@@ -319,6 +321,7 @@ def test_an_inspection_result_that_is_neither_pass_nor_fail_is_refused_and_the_t
 ):
     number, sampling = beef_waiting_for_sampling(portal, worker)
     assert submits_form(live_portal, "officer.raho6", sampling.id, SAMPLING).status_code == 200
+    trader_countersigns(portal, number)
     result = the_work_item(portal, number, "publish_result")
     before = snapshot(portal)
 
@@ -415,6 +418,7 @@ def test_a_penalty_too_large_to_hash_is_refused_naming_the_field(portal, live_po
     number = trader_registers(portal, "C09")
     worker_settles(worker, portal, number)
     completes(portal, "officer.donre", number, "record_sampling", SAMPLING)
+    trader_countersigns(portal, number)
     completes(portal, "officer.donre", number, "publish_result", FAIL)
     item = the_work_item(portal, number, "handle_non_compliance")
     before = snapshot(portal)
@@ -500,6 +504,11 @@ def test_two_people_completing_the_same_step_at_once_exactly_one_succeeds(portal
     assert_one_wins(race(live_portal, sampling.id, SAMPLING, officers))
     assert work_item_state(portal, sampling.id) == "completed"
     assert timeline_steps(live_portal, "trader.t01", number).count("record_sampling") == 1
+    assert count_work_items(portal, number, "countersign_sampling") == 1
+
+    countersign = the_work_item(portal, number, "countersign_sampling")
+    assert_one_wins(race(live_portal, countersign.id, COUNTERSIGN, traders))
+    assert timeline_steps(live_portal, "trader.t01", number).count("countersign_sampling") == 1
     assert count_work_items(portal, number, "publish_result") == 1
 
     result = the_work_item(portal, number, "publish_result")

@@ -21,7 +21,15 @@ from pyhanko_certvalidator import ValidationContext
 
 from app.cli import main
 from app.settings import PROJECT_ROOT
-from tests.procedure import PASS, PAYMENT, SAMPLING, completes, trader_registers, worker_settles
+from tests.procedure import (
+    PASS,
+    PAYMENT,
+    SAMPLING,
+    completes,
+    trader_countersigns,
+    trader_registers,
+    worker_settles,
+)
 
 DOC = PROJECT_ROOT / "docs" / "evidence-verification.md"
 
@@ -40,6 +48,7 @@ def cleared_beef_bundle(portal, live_portal, worker, tmp_path) -> Path:
     number = trader_registers(portal, "C01")
     worker_settles(worker, portal, number)
     completes(portal, "officer.raho6", number, "record_sampling", SAMPLING)
+    trader_countersigns(portal, number)
     completes(portal, "officer.raho6", number, "publish_result", PASS)
     worker_settles(worker, portal, number)
     completes(portal, "trader.t01", number, "pay_fees", PAYMENT)
@@ -60,16 +69,12 @@ def run(*args: str) -> str:
     return done.stdout + done.stderr
 
 
-@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command")
-def test_the_bundle_verifies_with_the_openssl_recipe(cleared_beef_bundle, tmp_path):
-    bundle = cleared_beef_bundle
+def verify_with_openssl(bundle: Path, tmp_path: Path) -> list[str]:
+    """Check every signed decision of the bundle with the OpenSSL recipe of docs/evidence-verification.md:
+    the certificate's path and revocation at the signing time, its key usage, the signature over the exact
+    payload and the payload's SHA-256. Return the signed steps in order."""
     evidence = json.loads((bundle / "evidence.json").read_text(encoding="utf-8"))
     signed = [e for e in evidence["events"] if "signed" in e]
-    assert [json.loads((bundle / e["signed"]["payload"]).read_bytes())["task"]["step"] for e in signed] == [
-        "record_sampling",
-        "publish_result",
-        "clear_goods",
-    ]
     for event in signed:
         s = event["signed"]
         at = int(datetime.strptime(s["signed_at"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC).timestamp())
@@ -91,33 +96,47 @@ def test_the_bundle_verifies_with_the_openssl_recipe(cleared_beef_bundle, tmp_pa
         )
         assert "Verified OK" in verified
         assert run("openssl", "dgst", "-sha256", "-r", str(payload)).split()[0] == event["data_hash"]
+    return [json.loads((bundle / e["signed"]["payload"]).read_bytes())["task"]["step"] for e in signed]
 
 
-def test_the_bundle_verifies_with_the_documented_python_recipe(cleared_beef_bundle, tmp_path):
+def run_python_recipe(bundle: Path, tmp_path: Path) -> subprocess.CompletedProcess:
+    """The documented ``cryptography``-only script, run in an isolated interpreter on ``bundle``."""
     recipe = tmp_path / "verify_bundle.py"
     recipe.write_text(documented_python_recipe())
     assert "import app" not in recipe.read_text() and "from app" not in recipe.read_text()
-
-    done = subprocess.run(
-        [sys.executable, "-I", str(recipe), str(cleared_beef_bundle)],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
+    return subprocess.run(
+        [sys.executable, "-I", str(recipe), str(bundle)], capture_output=True, text=True, cwd=tmp_path
     )
 
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command")
+def test_the_bundle_verifies_with_the_openssl_recipe(cleared_beef_bundle, tmp_path):
+    assert verify_with_openssl(cleared_beef_bundle, tmp_path) == [
+        "record_sampling",
+        "countersign_sampling",
+        "publish_result",
+        "clear_goods",
+    ]
+
+
+def test_the_trader_s_countersignature_names_the_agency_s_sampling_record(cleared_beef_bundle):
+    evidence = json.loads((cleared_beef_bundle / "evidence.json").read_text(encoding="utf-8"))
+    agency, trader = [e for e in evidence["events"] if "signed" in e][:2]
+    countersigned = json.loads((cleared_beef_bundle / trader["signed"]["payload"]).read_bytes())
+    assert countersigned["signer"] == {"user": "trader.t01", "organization": "T01"}
+    assert countersigned["data"]["sampling_record_sha256"] == agency["data_hash"]
+
+
+def test_the_bundle_verifies_with_the_documented_python_recipe(cleared_beef_bundle, tmp_path):
+    done = run_python_recipe(cleared_beef_bundle, tmp_path)
+
     assert done.returncode == 0, done.stderr
-    assert "3 signatures verified" in done.stdout
+    assert "4 signatures verified" in done.stdout
 
     # the recipe notices a changed decision
     payload = next((cleared_beef_bundle / "signatures").glob("*.json"))
     payload.write_bytes(payload.read_bytes().replace(b'"sample_count":3', b'"sample_count":4'))
-    done = subprocess.run(
-        [sys.executable, "-I", str(recipe), str(cleared_beef_bundle)],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-    )
-    assert done.returncode != 0
+    assert run_python_recipe(cleared_beef_bundle, tmp_path).returncode != 0
 
 
 def test_the_result_notice_pdf_is_signed_by_the_agency(cleared_beef_bundle, pki_dir):

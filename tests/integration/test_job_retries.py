@@ -14,6 +14,7 @@ from tests.procedure import (
     completes,
     jobs,
     services_run,
+    trader_countersigns,
     trader_registers,
     worker_settles,
 )
@@ -51,6 +52,7 @@ def test_port_down_for_a_while_becomes_an_incident_then_the_retried_consignment_
     assert response.status_code == 200
     worker_settles(worker, portal, number)
     completes(portal, "officer.moit-fs", number, "record_sampling", SAMPLING)
+    trader_countersigns(portal, number)
     completes(portal, "officer.moit-fs", number, "publish_result", PASS)
     worker_settles(worker, portal, number)
     completes(portal, "trader.t05", number, "pay_fees", PAYMENT)

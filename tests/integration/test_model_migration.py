@@ -37,7 +37,7 @@ from app.signing.pki import DEMO_PIN
 from app.signing.service import PinSigning, StoredSignatureCheck
 from app.tasks import KNOWN_TOPICS
 from tests.model_versions import RENAMED, version_2
-from tests.procedure import PASS, PAYMENT, SAMPLING, officer_of
+from tests.procedure import COUNTERSIGN, PASS, PAYMENT, SAMPLING, officer_of
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -149,6 +149,7 @@ def make_running_consignments(portal, count: int) -> Consignments:
         made.port_reports_positions(numbers)
         if last_step is not None:
             made.complete(numbers, "record_sampling", lambda _c: SAMPLING)
+            made.complete(numbers, "countersign_sampling", lambda _c: COUNTERSIGN)  # the trader countersigns
         if last_step == "publish_result":
             made.complete(numbers, "publish_result", lambda _c: PASS)
     made.register("after the customs check", max(3, round(400 * share)))
@@ -310,6 +311,7 @@ def test_bulk_migration_moves_what_can_move_and_loses_nothing(portal, database_u
 def finish_on_version_2(portal, number: str) -> None:
     """A moved consignment works through the rest of the procedure with version 2's steps and fees."""
     complete_steps(portal, [number], "record_sampling", lambda _c: SAMPLING)
+    complete_steps(portal, [number], "countersign_sampling", lambda _c: COUNTERSIGN)
     complete_steps(portal, [number], "publish_result", lambda _c: PASS)
     with portal.db.session() as session:
         consignment = session.scalar(select(Consignment).where(Consignment.declaration_no == number))

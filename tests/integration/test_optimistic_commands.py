@@ -29,6 +29,7 @@ from tests.procedure import (
     consignment,
     jobs,
     services_run,
+    trader_countersigns,
     trader_registers,
     work_item,
     worker_settles,
@@ -130,6 +131,7 @@ def test_a_job_result_that_loses_the_race_to_a_callback_runs_again_and_both_coun
 def test_a_finished_consignment_keeps_a_compact_final_record(portal, live_portal, worker):
     number, _ = beef_waiting_for_sampling(portal, worker)
     completes(portal, "officer.raho6", number, "record_sampling", SAMPLING)
+    trader_countersigns(portal, number)
     completes(portal, "officer.raho6", number, "publish_result", PASS)
     worker_settles(worker, portal, number)
     completes(portal, "trader.t01", number, "pay_fees", PAYMENT)
@@ -169,6 +171,7 @@ def test_states_written_before_the_preset_dictionary_still_load(portal, live_por
         row.state = zlib.compress(decompress(row.state), 6)  # as stored before, without the dictionary
         row.revision += 1  # and not in any process's warm cache
     completes(portal, "officer.raho6", number, "record_sampling", SAMPLING)
+    trader_countersigns(portal, number)
     assert work_item(portal, number, "publish_result").state == "open"
     with portal.db.session() as session:
         row = session.get(ProcessInstance, consignment(portal, number).instance_id)

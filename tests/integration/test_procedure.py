@@ -17,6 +17,7 @@ from tests.procedure import (
     open_work_items,
     services_run,
     timeline,
+    trader_countersigns,
     trader_registers,
     worker_settles,
 )
@@ -33,6 +34,15 @@ def test_beef_consignment_runs_from_registration_to_clearance(portal, live_porta
     assert open_work_items(portal, number)[0].organization == "RAHO6"
 
     completes(portal, "officer.raho6", number, "record_sampling", SAMPLING)
+    # The sampling record is signed by trader and agency: the trader countersigns what the agency signed.
+    [countersign] = open_work_items(portal, number)
+    assert (countersign.step_id, countersign.organization, countersign.role) == (
+        "countersign_sampling",
+        "T01",
+        "trader",
+    )
+    assert countersign.signature_required and countersign.due_at is not None
+    trader_countersigns(portal, number)
     completes(portal, "officer.raho6", number, "publish_result", PASS)
     worker_settles(worker, portal, number)
     completes(portal, "trader.t01", number, "pay_fees", PAYMENT)
@@ -57,6 +67,7 @@ def test_beef_consignment_runs_from_registration_to_clearance(portal, live_porta
         "move_containers",
         "ContainerPositioned",
         "record_sampling",
+        "countersign_sampling",
         "publish_result",
         "compute_fees",
         "pay_fees",
@@ -93,6 +104,7 @@ def test_trader_keeps_goods_for_preservation_after_the_branch_head_approves(port
     number = trader_registers(portal, "C04", request_preservation=True)
     worker_settles(worker, portal, number)
     completes(portal, "officer.raho6", number, "record_sampling", SAMPLING)
+    trader_countersigns(portal, number)
 
     completes(portal, "trader.t04", number, "request_preservation", PRESERVATION_REQUEST)
     decision = [w for w in open_work_items(portal, number) if w.step_id == "decide_preservation"][0]
@@ -111,6 +123,7 @@ def test_failing_result_goes_to_non_compliance_handling(portal, live_portal, wor
     consignment = worker_settles(worker, portal, number)
     assert consignment.lead_agency == "DONRE"
     completes(portal, "officer.donre", number, "record_sampling", SAMPLING)
+    trader_countersigns(portal, number)
     completes(portal, "officer.donre", number, "publish_result", FAIL)
 
     handling = open_work_items(portal, number)

@@ -29,7 +29,16 @@ from tests.integration.test_bad_input import (
     the_work_item,
     work_item_state,
 )
-from tests.procedure import PASS, PAYMENT, SAMPLING, completes, consignment, worker_settles
+from tests.procedure import (
+    COUNTERSIGN,
+    PASS,
+    PAYMENT,
+    SAMPLING,
+    completes,
+    consignment,
+    trader_countersigns,
+    worker_settles,
+)
 
 OFFICER = "officer.raho6"
 
@@ -161,17 +170,76 @@ def test_an_api_client_signs_the_exact_payload_itself(portal, live_portal, worke
 def test_a_whole_consignment_carries_signed_sampling_result_and_sealed_clearance(portal, live_portal, worker):
     number, _ = beef_waiting_for_sampling(portal, worker)
     completes(portal, OFFICER, number, "record_sampling", SAMPLING)
+    trader_countersigns(portal, number)
     completes(portal, OFFICER, number, "publish_result", PASS)
     worker_settles(worker, portal, number)
     completes(portal, "trader.t01", number, "pay_fees", PAYMENT)
 
     assert worker_settles(worker, portal, number).status == "cleared"
     steps = [json.loads(e.signed_payload)["task"]["step"] for e in signed_events(portal, number)]
-    assert steps == ["record_sampling", "publish_result", "clear_goods"]
+    assert steps == ["record_sampling", "countersign_sampling", "publish_result", "clear_goods"]
     clearance = signed_events(portal, number)[-1]
     assert json.loads(clearance.signed_payload)["signer"] == {"user": "system", "organization": "PORTAL"}
     code, output = audit_verify(portal)
-    assert code == 0 and "3 signed" in output, output
+    assert code == 0 and "4 signed" in output, output
+
+
+# -- the sampling record is signed by trader and agency --------------------------------------------------
+def test_the_trader_countersigns_exactly_the_sampling_record_the_agency_signed(portal, live_portal, worker):
+    number, sampling = beef_waiting_for_sampling(portal, worker)
+    assert submits_form(live_portal, OFFICER, sampling.id, SAMPLING).status_code == 200
+    [agency_record] = signed_events(portal, number)
+    countersign = the_work_item(portal, number, "countersign_sampling")
+    assert (countersign.organization, countersign.role) == ("T01", "trader")
+
+    # The trader's client reads the record it countersigns, then signs the payload the portal hands out:
+    # the portal filled in the record's SHA-256.
+    shown = api(live_portal, "GET", f"/work-items/{countersign.id}", "trader.t01").json()
+    record = shown["countersigns"]["sampling_record_sha256"]
+    assert record["sha256"] == agency_record.data_hash and record["data"] == SAMPLING
+    assert (record["signer"], record["organization"]) == (OFFICER, "RAHO6")
+    trader = ClientKey(portal, "trader.t01")
+    offered = signing_payload(live_portal, "trader.t01", countersign.id, COUNTERSIGN)
+    assert offered["payload"]["data"] == {**COUNTERSIGN, "sampling_record_sha256": agency_record.data_hash}
+    payload = base64.b64decode(offered["payload_base64"])
+    response = submits_signed_form(
+        live_portal, "trader.t01", countersign.id, COUNTERSIGN, trader.sign(payload), trader.pem,
+        offered["signed_at"],
+    )  # fmt: skip
+
+    assert response.status_code == 200, response.text
+    agency, traders = signed_events(portal, number)
+    assert traders.signed_payload == payload and traders.certificate_id == trader.row_id
+    signed = json.loads(traders.signed_payload)
+    assert signed["signer"] == {"user": "trader.t01", "organization": "T01"}
+    assert signed["data"]["sampling_record_sha256"] == agency.data_hash
+    assert the_work_item(portal, number, "publish_result").state == "open"
+    assert audit_verify(portal)[0] == 0
+
+
+def test_a_countersignature_naming_another_record_or_unticked_is_refused(portal, live_portal, worker):
+    number, sampling = beef_waiting_for_sampling(portal, worker)
+    assert submits_form(live_portal, OFFICER, sampling.id, SAMPLING).status_code == 200
+    countersign = the_work_item(portal, number, "countersign_sampling")
+    before = snapshot(portal)
+
+    other = {**COUNTERSIGN, "sampling_record_sha256": "0" * 64}
+    assert_refused(
+        submits_form(live_portal, "trader.t01", countersign.id, other), 422, "sampling_record_sha256", "match"
+    )
+    unticked = {"record_confirmed": False}
+    assert_refused(submits_form(live_portal, "trader.t01", countersign.id, unticked), 422, "record_confirmed")
+    assert_refused(
+        submits_form(live_portal, "trader.t01", countersign.id, COUNTERSIGN, pin="654321"),
+        422,
+        "pin",
+        "wrong",
+    )
+    # another trader cannot countersign T01's record
+    assert_refused(submits_form(live_portal, "trader.t02", countersign.id, COUNTERSIGN), 404, "work_item_id")
+
+    assert snapshot(portal) == before
+    assert work_item_state(portal, countersign.id) == "open"
 
 
 # -- refusals: nothing completed ---------------------------------------------------------------------------
@@ -310,6 +378,7 @@ def test_another_users_certificate_or_a_stale_signing_time_is_refused(portal, li
 def test_the_result_and_the_clearance_need_their_signatures_too(portal, live_portal, worker):
     number, sampling = beef_waiting_for_sampling(portal, worker)
     assert submits_form(live_portal, OFFICER, sampling.id, SAMPLING).status_code == 200
+    trader_countersigns(portal, number)
     result = the_work_item(portal, number, "publish_result")
     before = snapshot(portal)
 

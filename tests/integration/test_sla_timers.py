@@ -15,6 +15,7 @@ from tests.procedure import (
     completes,
     jobs,
     open_work_items,
+    trader_countersigns,
     trader_registers,
     worker_settles,
 )
@@ -107,6 +108,7 @@ def test_branch_head_has_two_working_hours_to_decide_on_preservation(
     number = trader_registers(portal, "C04", request_preservation=True)
     worker_settles(worker, portal, number)
     completes(portal, "officer.raho6", number, "record_sampling", SAMPLING)
+    trader_countersigns(portal, number)
 
     clock.set(ict(request_at))
     completes(portal, "trader.t04", number, "request_preservation", PRESERVATION_REQUEST)
@@ -133,6 +135,7 @@ def test_agency_result_past_its_own_deadline_escalates(portal, live_portal, work
     worker_settles(worker, portal, number)
     clock.set(ict("2026-12-07T09:00:00"))
     completes(portal, "officer.ppsd2", number, "record_sampling", SAMPLING)
+    trader_countersigns(portal, number)
     result = [w for w in open_work_items(portal, number) if w.step_id == "publish_result"][0]
     assert result.due_at == ict("2026-12-08T17:00:00")
 
@@ -148,6 +151,7 @@ def test_quality_inspection_result_defaults_to_the_ten_working_day_cap(portal, l
     number = trader_registers(portal, "C06")
     worker_settles(worker, portal, number)
     completes(portal, "officer.quatest3", number, "record_sampling", SAMPLING)
+    trader_countersigns(portal, number)
     result = [w for w in open_work_items(portal, number) if w.step_id == "publish_result"][0]
     # Monday 7 December + 10 working days = Monday 21 December, end of office hours.
     assert result.due_at == ict("2026-12-21T17:00:00")

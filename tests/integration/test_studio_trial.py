@@ -74,8 +74,10 @@ def test_the_trial_runs_the_reference_consignments_and_predicts_from_the_medians
         assert [hours for _step, hours in result.steps] == assumed
         assert result.predicted_hours > 0
         assert result.predicted_hours == pytest.approx(sum(assumed), abs=0.01)
-    beef = run.consignments[0]  # C01: sampling, result and payment only
-    assert beef.outcome == "cleared" and beef.predicted_hours == pytest.approx(2.5 + 6.25 + 0.75)
+    beef = run.consignments[0]  # C01: sampling, the trader's countersignature, result and payment only
+    countersign = MEDIANS.get("countersign_sampling", DEFAULT_STEP_HOURS)
+    assert beef.outcome == "cleared"
+    assert beef.predicted_hours == pytest.approx(2.5 + countersign + 6.25 + 0.75)
     assert run.mean_hours == pytest.approx(
         sum(c.predicted_hours for c in run.consignments) / len(run.consignments), abs=0.01
     )

@@ -447,7 +447,7 @@ HOSTILE = {
         "DOCTYPE and entity declarations are not allowed",
         1,
     ),
-    "6 MB file": (SIX_MB, "file larger than 5 MB (6.0 MB)", 1),
+    "6 MB file": (SIX_MB, f"file larger than 5 MB ({len(SIX_MB) / 1024 / 1024:.1f} MB)", 1),
     "invalid UTF-8 bytes": (
         INVALID_UTF8,
         "must be UTF-8 encoded",

@@ -97,7 +97,8 @@ class Run:
         return self.to_port_move().job_done("move_containers", move_ref="MV-1").containers_positioned()
 
     def to_result(self) -> Run:
-        return self.to_sampling().complete("record_sampling", sampled_at="2026-12-07T09:00:00+07:00")
+        sampled = self.to_sampling().complete("record_sampling", sampled_at="2026-12-07T09:00:00+07:00")
+        return sampled.complete("countersign_sampling", record_confirmed=True)
 
 
 def reloaded(workflow: BpmnWorkflow, specs=V2) -> BpmnWorkflow:
@@ -189,6 +190,7 @@ def test_a_moved_consignment_runs_to_the_end_on_version_2():
     run.workflow.script_engine = engine()
     run.job_done("move_containers", move_ref="MV-1").containers_positioned()
     run.complete("record_sampling", sampled_at="2026-12-07T09:00:00+07:00")
+    run.complete("countersign_sampling", record_confirmed=True)
     run.complete("publish_result", result="pass", certificate_no="KQ-1")
     assert run.at() == ["pay_fees:READY", "payment_sla:WAITING"]  # version 2's new timer
     # Version 2's quarantine fee (350,000, was 300,000) plus the food-safety co-inspection fee.

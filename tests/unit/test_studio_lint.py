@@ -241,6 +241,26 @@ def test_candidate_group_without_organization():
     assert "names no organization" in problem.message
 
 
+def test_a_countersignature_of_an_unsigned_record():
+    sampling_signed = (
+        '<camunda:property name="signature" value="required" />\n        </camunda:properties>\n'
+        "      </bpmn:extensionElements>\n      <bpmn:incoming>Flow_sampling_join_to_record_sampling"
+    )
+    [problem] = problems(
+        edited(
+            (
+                sampling_signed,
+                sampling_signed.replace('<camunda:property name="signature" value="required" />', ""),
+            )
+        )
+    )
+    assert (problem.element_id, problem.element_name) == (
+        "countersign_sampling",
+        "Countersign the sampling record",
+    )
+    assert "countersigns 'record_sampling', which is not a signed user task" in problem.message
+
+
 def test_boundary_event_on_a_missing_activity():
     [problem] = problems(edited(('attachedToRef="publish_result"', 'attachedToRef="publish_results"')))
     assert problem.element_id == "result_sla"

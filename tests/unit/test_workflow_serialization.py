@@ -182,6 +182,10 @@ def test_restored_workflow_matches_and_runs_to_completion_after_every_step(specs
     wf = restore(wf, specs, now)
 
     complete_user_task(wf, "record_sampling", sample_count=2, seal_numbers=["S1", "S2"])
+    assert ids(wf, TaskState.READY) == ["countersign_sampling", "escalate_port_move"]
+    wf = restore(wf, specs, now)
+
+    complete_user_task(wf, "countersign_sampling", record_confirmed=True)
     # a user task READY with its deadline timer WAITING
     assert ids(wf, TaskState.READY) == ["escalate_port_move", "publish_result"]
     assert ids(wf, TaskState.WAITING) == ["result_sla"]
@@ -349,6 +353,7 @@ def test_result_deadline_timer_counts_working_days_from_when_it_started(specs):
     sampled = T0 + timedelta(hours=3)
     wf = restore(wf, specs, sampled)
     complete_user_task(wf, "record_sampling", sample_count=1)
+    complete_user_task(wf, "countersign_sampling", record_confirmed=True)
     sla = one(wf, "result_sla", TaskState.WAITING)
     assert isinstance(sla.task_spec.event_definition, ClockedTimeDateEventDefinition)
     deadline_wd = sla.data["result_deadline_wd"]

@@ -13,7 +13,15 @@ from app.forms.uploads import Upload
 from app.models import Attachment
 from app.signing.pki import DEMO_PIN
 from app.signing.service import PinSigning
-from tests.procedure import SAMPLING, actor, consignment, trader_registers, work_item, worker_settles
+from tests.procedure import (
+    SAMPLING,
+    actor,
+    consignment,
+    trader_countersigns,
+    trader_registers,
+    work_item,
+    worker_settles,
+)
 from tests.web.client import Person
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x01" * 32
@@ -36,6 +44,8 @@ SEES = {
     "admin": {"C01", "C05"},
     "analyst": {"C01", "C05"},
 }
+# They see consignments without being a party to their decisions: no evidence bundle or result notice.
+SEES_NO_EVIDENCE = {"operator.snp", "analyst"}
 # Who may open the agency's open "publish_result" task of C01 (its organization: officers work it, the
 # agency's manager supervises it).
 OPENS_RESULT_TASK = {"officer.raho6", "manager.raho6"}
@@ -57,6 +67,7 @@ def two_consignments(portal, worker):
         CompleteWorkItem(item.id, SAMPLING, attachments=(SEAL_PHOTO,), signing=PinSigning(DEMO_PIN)),
         actor(portal, "officer.raho6"),
     )
+    trader_countersigns(portal, numbers["C01"])
     with portal.db.session() as db:
         attachment_id = db.scalar(select(Attachment.id))
     return numbers, work_item(portal, numbers["C01"], "publish_result").id, attachment_id
@@ -77,6 +88,8 @@ def test_every_role_sees_exactly_its_own_consignments_on_every_page_and_route(
             where = f"{username} / {cid}"
             assert person.get(f"/consignments/{number}").status_code == expected, where
             assert person.get(f"/consignments/{number}/diagram.bpmn").status_code == expected, where
+            evidence = expected if expected == 404 or username not in SEES_NO_EVIDENCE else 403
+            assert person.get(f"/consignments/{number}/evidence.zip").status_code == evidence, where
             assert (
                 api.get(f"{live_portal}/api/v1/consignments/{number}", timeout=10).status_code == expected
             ), where

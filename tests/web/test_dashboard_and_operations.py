@@ -29,6 +29,7 @@ from tests.procedure import (
     SAMPLING,
     completes,
     jobs,
+    trader_countersigns,
     trader_registers,
     work_item,
     worker_settles,
@@ -52,6 +53,7 @@ def test_manager_reads_step_times_breaches_and_the_clearance_trend(portal, perso
         officer = f"officer.{agency.lower()}"
         clock.advance(timedelta(hours=hours))
         completes(portal, officer, number, "record_sampling", SAMPLING)
+        trader_countersigns(portal, number)
         clock.advance(timedelta(hours=hours))
         completes(portal, officer, number, "publish_result", PASS)
         worker_settles(worker, portal, number)

@@ -8,7 +8,14 @@ from datetime import timedelta
 import pytest
 
 from app.models import WorkItem
-from tests.procedure import SAMPLING, completes, trader_registers, work_item, worker_settles
+from tests.procedure import (
+    SAMPLING,
+    completes,
+    trader_countersigns,
+    trader_registers,
+    work_item,
+    worker_settles,
+)
 from tests.web.client import page, texts
 
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
@@ -23,6 +30,7 @@ def test_officer_filters_takes_and_releases_work(portal, person, worker, clock):
     for number in numbers:
         worker_settles(worker, portal, number)
     completes(portal, "officer.raho6", numbers[0], "record_sampling", SAMPLING)
+    trader_countersigns(portal, numbers[0])
     officer = person("officer.raho6")
 
     everything = officer.get("/inbox")

@@ -138,6 +138,44 @@ def test_consignment_goes_through_the_pages_from_registration_to_clearance(porta
     photo = officer.get(link)
     assert photo.content == PNG and photo.headers["Content-Type"] == "image/png"
 
+    # The trader countersigns the sampling record: its page shows what the agency signed and its SHA-256.
+    countersign = work_item(portal, number, "countersign_sampling")
+    assert number in trader.get("/inbox").text
+    form_page = trader.get(f"/work-items/{countersign.id}")
+    record = dict(
+        zip(
+            texts(form_page, "//section[@data-countersigns='record_sampling']//dt"),
+            texts(form_page, "//section[@data-countersigns='record_sampling']//dd"),
+            strict=True,
+        )
+    )
+    assert record["Số lượng mẫu"] == "3" and record["Số niêm phong mẫu"] == "SL-001, SL-002"
+    assert record["Người ký"].startswith("officer.raho6 · RAHO6")
+    with portal.db.session() as db:
+        agency_signed = db.scalar(
+            select(AuditEvent.data_hash)
+            .where(AuditEvent.signed_payload.is_not(None), AuditEvent.organization == "RAHO6")
+            .order_by(AuditEvent.id.desc())
+        )
+    assert record["SHA-256"] == agency_signed
+    reference = page(form_page).xpath("//input[@name='sampling_record_sha256']")[0]
+    assert reference.get("value") == agency_signed and reference.get("readonly") is not None
+    before = _counts(portal)
+    unticked = trader.post(
+        f"/work-items/{countersign.id}",
+        {"sampling_record_sha256": agency_signed, "signing_pin": DEMO_PIN},
+        token_from=f"/work-items/{countersign.id}",
+    )
+    assert unticked.status_code == 422
+    assert texts(unticked, "//p[@id='field-record_confirmed-error']") == ["Hãy đánh dấu ô này để xác nhận."]
+    assert _counts(portal) == before
+    done = trader.post(
+        f"/work-items/{countersign.id}",
+        {"sampling_record_sha256": agency_signed, "record_confirmed": "on", "signing_pin": DEMO_PIN},
+        token_from=f"/work-items/{countersign.id}",
+    )
+    assert done.status_code == 302, texts(done, "//div[@id='error-summary']")
+
     result = work_item(portal, number, "publish_result")
     done = officer.http.post(
         officer.base_url + f"/work-items/{result.id}",
@@ -170,9 +208,8 @@ def test_consignment_goes_through_the_pages_from_registration_to_clearance(porta
 
     final = trader.get(f"/consignments/{number}")
     steps = texts(final, "//table[@class='timeline']//tr/td[2]")
-    assert any("Record the sampling" in s for s in steps) and any(
-        "Publish the inspection result" in s for s in steps
-    )
+    for step in ("Record the sampling", "Countersign the sampling record", "Publish the inspection result"):
+        assert any(step in s for s in steps), steps
     assert consignment(portal, number).clearance_hours is not None
     with portal.db.session() as db:
         officer_told = db.scalar(

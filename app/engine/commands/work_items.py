@@ -11,6 +11,7 @@ from sqlalchemy import select, update
 from app.forms.uploads import Upload
 from app.forms.validation import validate_form
 from app.models import Attachment, Consignment, Organization, User, WorkItem
+from app.signing.countersign import fill_references
 from app.signing.service import Signing, sign_decision
 
 from .. import notifications, statistics
@@ -149,11 +150,11 @@ class CompleteWorkItem:
         if task is None or task.state != TaskState.READY:
             raise Conflict("this step is no longer open", field="work_item_id")
         forms = ctx.runtime.forms(ctx.session, loaded.row.model_version_id)
-        data = (
-            validate_form(forms[item.form_key], self.data)
-            if item.form_key in forms
-            else dict(self.data or {})
-        )
+        schema = forms.get(item.form_key) if item.form_key else None
+        if schema is not None:  # a countersigning step names the signed record it confirms
+            data = validate_form(schema, fill_references(ctx.session, consignment.id, schema, self.data))
+        else:
+            data = dict(self.data or {})
 
         stored = _store_attachments(ctx, item, self.attachments)
         signature = None
