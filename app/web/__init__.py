@@ -49,7 +49,18 @@ def init_web(app: Flask) -> None:
 
     csrf.exempt(api_bp)  # the API authenticates with bearer tokens, never with the session cookie
 
-    from . import consignments, dashboard, inbox, incidents, notifications, pages, studio, tasks, trader
+    from . import (
+        consignments,
+        dashboard,
+        inbox,
+        incidents,
+        notifications,
+        pages,
+        port,
+        studio,
+        tasks,
+        trader,
+    )
 
     for module in (
         auth,
@@ -60,6 +71,7 @@ def init_web(app: Flask) -> None:
         trader,
         dashboard,
         incidents,
+        port,
         notifications,
         studio,
     ):
