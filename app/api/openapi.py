@@ -134,7 +134,8 @@ DOCUMENT = {
         },
         "/port/container-positioned": {
             "post": _op(
-                "Port callback: containers are in the sampling area",
+                "Port callback: containers are in the sampling area (consignments at the caller's terminal; "
+                "a repeat answers `duplicate: true` and is not delivered again)",
                 "callbacks",
                 {
                     "type": "object",

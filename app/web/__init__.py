@@ -79,6 +79,13 @@ def init_web(app: Flask) -> None:
 
     _install_error_pages(app)
 
+    from app import access
+
+    @app.context_processor
+    def _access_rules():
+        """The navigation shows each page to the roles that may open it (``app.access``)."""
+        return {"access": access}
+
     @app.after_request
     def _security_headers(response):
         response.headers.setdefault(

@@ -24,12 +24,6 @@ def _require_operator() -> None:
         abort(403)
 
 
-@bp.app_context_processor
-def _roles():
-    """Lets the navigation show the link to the roles that may open the page."""
-    return {"incident_roles": INCIDENT_ROLES}
-
-
 @bp.get("/incidents")
 @login_required
 def index():

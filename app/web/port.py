@@ -35,12 +35,6 @@ REASONS = (
 )
 
 
-@bp.app_context_processor
-def _roles():
-    """Lets the navigation show the page to port operators."""
-    return {"port_roles": PORT_ROLES}
-
-
 def _require_port() -> None:
     if current_user.role not in PORT_ROLES:
         abort(403)
