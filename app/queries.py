@@ -8,16 +8,30 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Text, bindparam, exists, func, or_, select, true, type_coerce
+from sqlalchemy import (
+    ColumnElement,
+    Text,
+    and_,
+    bindparam,
+    exists,
+    false,
+    func,
+    not_,
+    or_,
+    select,
+    true,
+    type_coerce,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session, undefer
 
+from app.access import PORT_TOPIC_PREFIX, SEE_ALL_ROLES, SUPERVISOR_ROLES, terminal_branches
 from app.engine.executor import Actor
 from app.models import (
     Attachment,
     Consignment,
-    Escalation,
     Job,
+    MessageInbox,
     ModelVersion,
     Notification,
     Organization,
@@ -27,8 +41,10 @@ from app.models import (
     WorkItem,
 )
 
-SEE_ALL_ROLES = {"admin", "analyst", "system"}
-SUPERVISOR_ROLES = ("manager", "branch_head")
+__all__ = ["SEE_ALL_ROLES", "SUPERVISOR_ROLES"]  # kept importable from here for older callers
+
+# The message the port's system (or its operator, on the fallback page) sends when containers are in place.
+CONTAINER_POSITIONED = "ContainerPositioned"
 
 
 def consignment_scope(session: Session, actor: Actor) -> ColumnElement[bool]:
@@ -36,7 +52,7 @@ def consignment_scope(session: Session, actor: Actor) -> ColumnElement[bool]:
     if actor.role in SEE_ALL_ROLES:
         return true()
     if actor.role == "port_operator":
-        return Consignment.containers != []  # noqa: PLC1901 - the port sees consignments it moves
+        return terminal_scope(session, actor)
     if actor.role == "trader":
         org_id = select(Organization.id).where(Organization.code == actor.organization).scalar_subquery()
         return Consignment.trader_org_id == org_id
@@ -59,6 +75,18 @@ def may_read_evidence(actor: Actor) -> bool:
     """Whether the actor may download the evidence and the signed result notice of the consignments it
     sees (``consignment_scope``): the trader, customs, the agencies and the administrator may."""
     return actor.role not in NOT_PARTY_ROLES
+
+
+def terminal_scope(session: Session, actor: Actor) -> ColumnElement[bool]:
+    """The container consignments declared at the customs branches of the port operator's terminal (see
+    ``app.access``)."""
+    branches = terminal_branches(session, actor.organization)
+    if not branches:
+        return false()
+    return and_(
+        Consignment.containers != [],  # noqa: PLC1901 - air cargo never reaches a terminal
+        Consignment.customs_branch.in_(branches),
+    )
 
 
 def find_consignment(session: Session, actor: Actor, declaration_no: str) -> Consignment | None:
@@ -163,6 +191,7 @@ def open_work(session: Session, consignment_id: int) -> list[WorkItem]:
 
 
 def incidents(session: Session, actor: Actor, limit: int = 100) -> list[tuple[Job, Consignment]]:
+    """Failed jobs of the consignments the caller sees; a port operator sees only its own system's."""
     stmt = (
         select(Job, Consignment)
         .join(Consignment, Consignment.id == Job.consignment_id)
@@ -170,18 +199,53 @@ def incidents(session: Session, actor: Actor, limit: int = 100) -> list[tuple[Jo
         .order_by(Job.id)
         .limit(limit)
     )
+    if actor.role == "port_operator":
+        stmt = stmt.where(Job.topic.startswith(PORT_TOPIC_PREFIX))
     return [(job, consignment) for job, consignment in session.execute(stmt)]
 
 
-def escalations(
-    session: Session, actor: Actor, open_only: bool = True
-) -> list[tuple[Escalation, Consignment]]:
-    stmt = select(Escalation, Consignment).join(Consignment, Consignment.id == Escalation.consignment_id)
-    if actor.role not in SEE_ALL_ROLES:
-        stmt = stmt.where(Escalation.organization == actor.organization)
-    if open_only:
-        stmt = stmt.where(Escalation.resolved_at.is_(None))
-    return [(e, c) for e, c in session.execute(stmt.order_by(Escalation.raised_at.desc()).limit(500))]
+@dataclass
+class AwaitingPositions:
+    """A consignment whose containers the port has not reported in the sampling area yet."""
+
+    consignment: Consignment
+    job: Job
+    containers: list[str]  # the ones the port was asked to move (the nominated ones, when customs chose)
+
+
+def awaiting_positions(session: Session, actor: Actor, limit: int = 200) -> list[AwaitingPositions]:
+    """Consignments at the caller's terminal waiting for ContainerPositioned: the port was asked to move
+    their containers (its job is running, retrying, failed or done) and no position report arrived yet."""
+    reported = exists().where(
+        TimelineEvent.consignment_id == Consignment.id,
+        TimelineEvent.kind == "message",
+        TimelineEvent.step_id == CONTAINER_POSITIONED,
+    )
+    kept = exists().where(
+        MessageInbox.instance_id == Consignment.instance_id,
+        MessageInbox.name == CONTAINER_POSITIONED,
+        MessageInbox.delivered_at.is_(None),
+    )
+    stmt = (
+        select(Consignment, Job)
+        .join(Job, Job.consignment_id == Consignment.id)
+        .where(
+            consignment_scope(session, actor),
+            Consignment.finished_at.is_(None),
+            Job.topic.startswith(PORT_TOPIC_PREFIX),
+            Job.state.in_(("pending", "locked", "incident", "done")),
+            not_(reported),
+            not_(kept),
+        )
+        .order_by(Consignment.registered_at, Job.id)
+        .limit(limit)
+    )
+    rows: dict[int, AwaitingPositions] = {}
+    for consignment, job in session.execute(stmt):
+        containers = job.inputs.get("containers") if isinstance(job.inputs, dict) else None
+        listed = [str(c) for c in containers] if isinstance(containers, list) else []
+        rows.setdefault(consignment.id, AwaitingPositions(consignment, job, listed or consignment.containers))
+    return list(rows.values())
 
 
 def consignment_json(c: Consignment, trader_code: str | None = None) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, and_, case, func, select, true
 from sqlalchemy.orm import Session
 
+from app.access import SEE_ALL_ROLES
 from app.engine.executor import Actor
 from app.engine.statistics import BUCKETS_PER_HOUR
 from app.models import (
@@ -26,7 +27,6 @@ from app.models import (
     StepDurationBucket,
     WorkItem,
 )
-from app.queries import SEE_ALL_ROLES
 
 # The 2016 baseline of PROCEDURE.md: inspected goods took 5 days; the target is 4.2 days.
 BASELINE_DAYS = 5.0

@@ -1,4 +1,5 @@
-"""Load organizations and users from ``config/seed.json`` (idempotent: existing rows are left as they are)."""
+"""Load organizations and users from ``config/seed.json`` (idempotent: existing rows are left as they are,
+except that an existing organization gains the ``details`` keys the seed added since it was created)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,10 @@ def load_seed(session: Session, seed_file: Path) -> dict[str, int]:
     orgs = {o.code: o for o in session.scalars(select(Organization))}
     for entry in seed["organizations"]:
         if entry["code"] in orgs:
+            existing_org = orgs[entry["code"]]
+            missing = {k: v for k, v in entry.get("details", {}).items() if k not in existing_org.details}
+            if missing:
+                existing_org.details = {**existing_org.details, **missing}
             continue
         org = Organization(
             code=entry["code"], name=entry["name"], kind=entry["kind"], details=entry.get("details", {})

@@ -1,10 +1,15 @@
-"""API: callbacks from outside systems (the port reports containers positioned in the sampling area)."""
+"""API: callbacks from outside systems (the port reports containers positioned in the sampling area).
+
+A port operator's token reaches only the consignments at its terminal (``app.access``); a repeated report
+is acknowledged without a second delivery (``duplicate: true``)."""
 
 from __future__ import annotations
 
 from flask import jsonify
 
+from app.access import PORT_ROLES
 from app.engine.commands import CorrelateMessage
+from app.engine.commands.messages import DUPLICATE
 from app.engine.errors import ValidationFailed
 
 from . import bp
@@ -14,7 +19,7 @@ from .errors import json_body
 
 
 @bp.post("/port/container-positioned")
-@require_token("port_operator")
+@require_token(*PORT_ROLES)
 def container_positioned():
     body = json_body()
     if not isinstance(body, dict):
@@ -28,7 +33,6 @@ def container_positioned():
     if errors:
         raise ValidationFailed(errors)
     payload = {"move_ref": body.get("move_ref"), "positions": positions}
-    delivered = portal().execute(
-        CorrelateMessage(body["declaration_no"], "ContainerPositioned", payload), current_actor()
-    )
-    return jsonify({"accepted": True, "delivered": delivered}), 202
+    command = CorrelateMessage(body["declaration_no"], "ContainerPositioned", payload)
+    delivered = portal().execute(command, current_actor())
+    return jsonify({"accepted": True, "delivered": delivered, "duplicate": command.outcome == DUPLICATE}), 202

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from flask import jsonify
 
+from app.access import DASHBOARD_ROLES, INCIDENT_ROLES
+
 from . import bp
 
 _ERROR = {"$ref": "#/components/schemas/Error"}
@@ -157,7 +159,8 @@ DOCUMENT = {
         },
         "/port/container-positioned": {
             "post": _op(
-                "Port callback: containers are in the sampling area",
+                "Port callback: containers are in the sampling area (consignments at the caller's terminal; "
+                "a repeat answers `duplicate: true` and is not delivered again)",
                 "callbacks",
                 {
                     "type": "object",
@@ -172,9 +175,11 @@ DOCUMENT = {
                 "port_operator",
             ),
         },
-        "/incidents": {"get": _op("Failed jobs", "operations", roles="admin, manager")},
-        "/incidents/{id}/retry": {"post": _op("Retry a failed job", "operations", roles="admin, manager")},
-        "/escalations": {"get": _op("Open escalations", "operations", roles="admin, manager")},
+        "/incidents": {"get": _op("Failed jobs", "operations", roles=", ".join(INCIDENT_ROLES))},
+        "/incidents/{id}/retry": {
+            "post": _op("Retry a failed job", "operations", roles=", ".join(INCIDENT_ROLES))
+        },
+        "/escalations": {"get": _op("Open escalations", "operations", roles=", ".join(DASHBOARD_ROLES))},
         "/clock": {"get": _op("The portal clock", "operations")},
         "/clock/advance": {
             "post": _op(

@@ -6,7 +6,8 @@ from datetime import timedelta
 
 from flask import jsonify
 
-from app import queries
+from app import queries, reports
+from app.access import DASHBOARD_ROLES, INCIDENT_ROLES
 from app.engine.clock import SimulatedClock
 from app.engine.commands import RetryIncident
 from app.engine.errors import NotFound, PortalError, ValidationFailed
@@ -23,7 +24,7 @@ def health():
 
 
 @bp.get("/incidents")
-@require_token("admin", "manager")
+@require_token(*INCIDENT_ROLES)
 def list_incidents():
     with portal().db.session() as session:
         rows = queries.incidents(session, current_actor())
@@ -31,7 +32,7 @@ def list_incidents():
 
 
 @bp.post("/incidents/<int:job_id>/retry")
-@require_token("admin", "manager")
+@require_token(*INCIDENT_ROLES)
 def retry_incident(job_id: int):
     with portal().db.session() as session:
         visible = {job.id for job, _ in queries.incidents(session, current_actor(), limit=10_000)}
@@ -42,10 +43,11 @@ def retry_incident(job_id: int):
 
 
 @bp.get("/escalations")
-@require_token("admin", "manager")
+@require_token(*DASHBOARD_ROLES)
 def list_escalations():
+    """The open escalations of the caller's dashboard: the same scope, the same rows."""
     with portal().db.session() as session:
-        rows = queries.escalations(session, current_actor())
+        rows = reports.open_escalations(session, reports.scope_of(session, current_actor()), limit=500)
         return jsonify(
             {
                 "items": [

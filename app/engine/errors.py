@@ -1,4 +1,8 @@
-"""Domain errors. Each maps to one HTTP status and a JSON body naming the field and the reason."""
+"""Domain errors. Each maps to one HTTP status and a JSON body naming the field and the reason.
+
+A message that names a state, a role or a person is given as a template with ``params``
+(``Conflict("work item is %(state)s, not open", params={"state": "claimed"})``): the API answers the
+filled-in English text, the pages translate the template and the words separately."""
 
 from __future__ import annotations
 
@@ -10,8 +14,16 @@ class PortalError(Exception):
     code = "bad_request"
 
     def __init__(
-        self, message: str, field: str | None = None, errors: list[dict[str, str]] | None = None
+        self,
+        message: str,
+        field: str | None = None,
+        errors: list[dict[str, str]] | None = None,
+        params: dict[str, Any] | None = None,
     ) -> None:
+        self.template = message
+        self.params = dict(params or {})
+        if self.params:
+            message = message % self.params
         super().__init__(message)
         self.message = message
         self.field = field

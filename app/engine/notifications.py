@@ -19,6 +19,7 @@ _SUBJECTS = {
     "new_task": N_("New task: {step} ({declaration})"),
     "escalation": N_("Escalation: {step} ({declaration})"),
     "decision": N_("Decision on consignment {declaration}: {step}"),
+    "stalled": N_("Stalled consignment: {declaration}"),
 }
 _BODIES = {
     "new_task": N_("A new task is waiting for your organization: {step}, consignment {declaration}."),
@@ -26,6 +27,10 @@ _BODIES = {
     "decision": N_(
         "The step {step} of consignment {declaration} has been decided. "
         "Open the consignment page to read the decision."
+    ),
+    "stalled": N_(
+        "Nothing has happened on consignment {declaration} for longer than the allowed working hours. "
+        "It is waiting at: {step}."
     ),
 }
 

@@ -49,7 +49,18 @@ def init_web(app: Flask) -> None:
 
     csrf.exempt(api_bp)  # the API authenticates with bearer tokens, never with the session cookie
 
-    from . import consignments, dashboard, inbox, incidents, notifications, pages, studio, tasks, trader
+    from . import (
+        consignments,
+        dashboard,
+        inbox,
+        incidents,
+        notifications,
+        pages,
+        port,
+        studio,
+        tasks,
+        trader,
+    )
 
     for module in (
         auth,
@@ -60,12 +71,20 @@ def init_web(app: Flask) -> None:
         trader,
         dashboard,
         incidents,
+        port,
         notifications,
         studio,
     ):
         app.register_blueprint(module.bp)
 
     _install_error_pages(app)
+
+    from app import access
+
+    @app.context_processor
+    def _access_rules():
+        """The navigation shows each page to the roles that may open it (``app.access``)."""
+        return {"access": access}
 
     @app.after_request
     def _security_headers(response):

@@ -12,14 +12,13 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from app import reports
+from app.access import DASHBOARD_ROLES
 
 from .auth import current_actor
 from .context import portal
 from .sla import SlaClock
 
 bp = Blueprint("dashboard", __name__)
-
-DASHBOARD_ROLES = ("manager", "branch_head", "admin")
 
 
 def _require_manager() -> None:

@@ -1,5 +1,6 @@
 """Incidents for operators: service-task jobs that failed their last retry, with their error; retry one
-or many."""
+or many. Who may open the page is ``app.access.INCIDENT_ROLES`` (the API uses the same rule); which
+incidents each sees is ``queries.incidents``."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from app import queries
+from app.access import INCIDENT_ROLES
 from app.engine.commands import RetryIncident
 from app.engine.errors import PortalError
 
@@ -16,11 +18,9 @@ from .context import portal
 
 bp = Blueprint("incidents", __name__)
 
-OPERATOR_ROLES = ("admin", "manager", "port_operator")
-
 
 def _require_operator() -> None:
-    if current_user.role not in OPERATOR_ROLES:
+    if current_user.role not in INCIDENT_ROLES:
         abort(403)
 
 
@@ -43,6 +43,8 @@ def retry():
         return redirect(url_for("incidents.index"))
     with portal().db.read_session() as db:  # only incidents the operator may see
         visible = {job.id for job, _c in queries.incidents(db, current_actor(), limit=10_000)}
+    if not wanted & visible:  # nothing asked for is yours to retry: indistinguishable from missing
+        abort(404, description=_("No such incident that you may see."))
     retried, failed = 0, 0
     for job_id in sorted(wanted & visible):
         try:

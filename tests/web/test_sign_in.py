@@ -1,15 +1,27 @@
-"""Signing in and out: argon2-checked passwords, rate limits, CSRF on every form, safe redirects,
-the language switch."""
+"""Signing in and out: argon2-hashed passwords, rate limits, a secure session cookie, CSRF on every form,
+safe redirects, the language switch."""
 
 from __future__ import annotations
 
-import pytest
-from sqlalchemy import select
+import threading
+from http.cookies import SimpleCookie
 
-from app.models import User
+import lxml.html
+import pytest
+import requests
+from argon2 import PasswordHasher
+from sqlalchemy import func, select
+from werkzeug.serving import make_server
+
+from app import create_app
+from app.models import Consignment, User, WorkItem
+from app.services import build_portal
+from app.settings import Settings
+from app.stack import free_port
+from tests.procedure import registration, trader_registers, work_item, worker_settles
 from tests.web.client import Person, texts
 
-pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+pytestmark = pytest.mark.parametrize("database_url", ["sqlite", "postgresql"], indirect=True)
 
 
 def test_officer_signs_in_and_lands_in_the_inbox(live_portal):
@@ -43,14 +55,78 @@ def test_repeated_wrong_passwords_are_rate_limited(live_portal):
     assert attacker.signs_in().status_code == 429
 
 
-def test_a_form_without_its_csrf_token_changes_nothing(live_portal, person, portal):
-    trader = person("trader.t01")
-    response = trader.http.post(
-        live_portal + "/language", data={"locale": "en"}, allow_redirects=False, timeout=10
+def test_passwords_are_stored_as_argon2_hashes(portal):
+    with portal.db.session() as db:
+        hashes = db.scalars(select(User.password_hash)).all()
+    assert hashes and all(h.startswith("$argon2id$") for h in hashes)
+    assert not any("catlai-demo" in h for h in hashes)
+    assert PasswordHasher().verify(hashes[0], "catlai-demo")
+
+
+def test_the_session_cookie_is_secure_when_the_portal_runs_behind_https(database_url, pki_dir):
+    settings = Settings.from_env(
+        {"PORTAL_SECURE_COOKIES": "true"}, database_url=database_url, pki_dir=pki_dir
     )
-    assert response.status_code == 400
+    services = build_portal(settings)
+    server = make_server("127.0.0.1", free_port(), create_app(settings, portal=services), threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{server.server_port}"
+    try:
+        form = requests.get(base + "/login", timeout=10)
+        token = lxml.html.fromstring(form.text).xpath("//meta[@name='csrf-token']/@content")[0]
+        cookie = SimpleCookie(form.headers["Set-Cookie"])["catlai_session"]
+        # A browser sends a Secure cookie back over HTTPS only; the test sends it by hand.
+        signed_in = requests.post(
+            base + "/login",
+            data={"username": "officer.raho6", "password": "catlai-demo", "csrf_token": token},
+            headers={"Cookie": f"catlai_session={cookie.value}"},
+            allow_redirects=False,
+            timeout=10,
+        )
+        assert signed_in.status_code == 302
+        session = SimpleCookie(signed_in.headers["Set-Cookie"])["catlai_session"]
+        assert session["secure"] and session["httponly"] and session["samesite"] == "Lax"
+    finally:
+        server.shutdown()
+        server.server_close()
+        services.close()
+
+
+def test_the_session_cookie_is_not_marked_secure_by_default(live_portal):
+    response = Person(live_portal, "officer.raho6").signs_in()
+    session = SimpleCookie(response.headers["Set-Cookie"])["catlai_session"]
+    assert not session["secure"] and session["httponly"]
+
+
+def test_a_form_without_its_csrf_token_changes_nothing(live_portal, person, portal, worker):
+    number = trader_registers(portal, "C10")  # air cargo: straight to MIC's sampling
+    worker_settles(worker, portal, number)
+    item = work_item(portal, number, "record_sampling")
+
+    def without_token(someone: Person, path: str, data: dict) -> int:
+        return someone.http.post(live_portal + path, data=data, allow_redirects=False, timeout=10).status_code
+
+    stranger = Person(live_portal, "officer.mic")
+    stranger.get("/login")  # has a session, but posts without the page's token
+    assert without_token(stranger, "/login", {"username": "officer.mic", "password": "catlai-demo"}) == 400
+    assert stranger.get("/inbox", allow_redirects=False).status_code == 302  # not signed in
+
+    trader = person("trader.t01")
+    assert without_token(trader, "/language", {"locale": "en"}) == 400
+    new = registration("C01", declaration_no="106865790001")
+    assert without_token(trader, "/consignments/new", {**new, "hs_codes": new["hs_codes"][0]}) == 400
+
+    officer = person("officer.mic")
+    assert without_token(officer, f"/work-items/{item.id}/claim", {}) == 400
+    assert without_token(officer, f"/work-items/{item.id}", {"sample_count": "3"}) == 400
+    assert without_token(officer, "/logout", {}) == 400
+    assert officer.get("/inbox", allow_redirects=False).status_code == 200  # still signed in
+
     with portal.db.session() as db:
         assert db.scalar(select(User.locale).where(User.username == "trader.t01")) == "vi"
+        assert db.scalar(select(func.count()).select_from(Consignment)) == 1
+        assert (db.get(WorkItem, item.id).state, db.get(WorkItem, item.id).assignee_id) == ("open", None)
 
 
 def test_sign_in_never_redirects_to_another_site(live_portal):

@@ -4,6 +4,7 @@
 * ``work_items`` — claim, release and complete the user tasks officers and traders work;
 * ``jobs`` — the worker claims service-task jobs, reports their results or failures; incidents are retried;
 * ``messages`` — callbacks from outside systems (the port's ``ContainerPositioned``);
+* ``port`` — the port operator reports container positions on the portal when the port's system cannot;
 * ``timers`` — fire due BPMN timers; raise "stalled consignment" escalations;
 * ``profile`` — a person's language and notifications read;
 * ``deployment`` — deploy a model bundle as a new immutable version;
@@ -14,6 +15,7 @@ from .deployment import DeployBundle
 from .jobs import ClaimDueJobs, CompleteJob, FailJob, RetryIncident
 from .messages import CorrelateMessage
 from .migration import MigrateConsignment
+from .port import ReportContainersPositioned
 from .profile import MarkNotificationsRead, SetLanguage
 from .registration import RegisterConsignment
 from .timers import DetectStalledConsignments, FireDueTimers
@@ -33,6 +35,7 @@ __all__ = [
     "MigrateConsignment",
     "ReassignWorkItem",
     "RegisterConsignment",
+    "ReportContainersPositioned",
     "ReleaseWorkItem",
     "RetryIncident",
     "SetLanguage",

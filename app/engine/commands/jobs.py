@@ -14,7 +14,7 @@ from app.models import Consignment, Job
 from app.signing.service import seal_system_decision
 
 from ..errors import Conflict, NotFound
-from ..executor import CommandContext
+from ..executor import CommandContext, LoadedInstance
 from ..runtime import evaluate_template, find_task
 
 BACKOFF_CAP_SECONDS = 3600.0
@@ -90,38 +90,56 @@ class CompleteJob:
         if task is None or task.state != TaskState.STARTED:
             job.state = "cancelled"  # the process moved on (e.g. terminated) while the job ran
             return job
-        spec = task.task_spec
-        if spec.output_parameters:
-            scope = {**task.data, **self.result}
-            for name, expr in spec.output_parameters:
-                task.data[name] = evaluate_template(ctx.engine, expr, scope)
-        else:
-            task.data.update(self.result)
-        signature = None
-        if (spec.extensions or {}).get("signature") == "required":  # sealed by the portal (clearance)
-            name = spec.bpmn_name or spec.bpmn_id
-            signature = seal_system_decision(ctx, consignment, job.task_id, spec.bpmn_id, name, self.result)
-        task.complete()
-        ctx.run_engine(loaded)
-        ctx.timeline(
-            consignment,
-            "service",
-            spec.bpmn_id,
-            spec.bpmn_name or spec.bpmn_id,
-            actor="system",
-            organization=job.topic.split(".")[0],
-            started_at=job.created_at,
-            detail={"result": self.result, "attempts": job.attempts, "key": job.idempotency_key},
-        )
-        ctx.record(
-            consignment,
-            "job_completed",
-            {"topic": job.topic, "result": self.result},
-            task_id=job.task_id,
-            signature=signature,
-        )
+        finish_service_task(ctx, loaded, job, task, self.result)
         ctx.save(loaded)
         return job
+
+
+def finish_service_task(
+    ctx: CommandContext,
+    loaded: LoadedInstance,
+    job: Job,
+    task,
+    result: dict[str, Any],
+    *,
+    actor: str = "system",
+    organization: str | None = None,
+    action: str = "job_completed",
+) -> None:
+    """Complete the job's service task with ``result`` and run the engine on: the outputs mapped into the
+    process, a system decision sealed, the timeline row and the audit event. Both the worker's result and a
+    person's report that the outside system's work was done another way (``commands.port``) end here."""
+    consignment = loaded.consignment
+    spec = task.task_spec
+    if spec.output_parameters:
+        scope = {**task.data, **result}
+        for name, expr in spec.output_parameters:
+            task.data[name] = evaluate_template(ctx.engine, expr, scope)
+    else:
+        task.data.update(result)
+    signature = None
+    if (spec.extensions or {}).get("signature") == "required":  # sealed by the portal (clearance)
+        name = spec.bpmn_name or spec.bpmn_id
+        signature = seal_system_decision(ctx, consignment, job.task_id, spec.bpmn_id, name, result)
+    task.complete()
+    ctx.run_engine(loaded)
+    ctx.timeline(
+        consignment,
+        "service",
+        spec.bpmn_id,
+        spec.bpmn_name or spec.bpmn_id,
+        actor=actor,
+        organization=organization or job.topic.split(".")[0],
+        started_at=job.created_at,
+        detail={"result": result, "attempts": job.attempts, "key": job.idempotency_key},
+    )
+    ctx.record(
+        consignment,
+        action,
+        {"topic": job.topic, "result": result},
+        task_id=job.task_id,
+        signature=signature,
+    )
 
 
 @dataclass
@@ -168,7 +186,7 @@ class RetryIncident:
         if job is None:
             raise NotFound("no such incident", field="job_id")
         if job.state != "incident":
-            raise Conflict(f"job is {job.state}, not an incident", field="job_id")
+            raise Conflict("job is %(state)s, not an incident", field="job_id", params={"state": job.state})
         job.state, job.attempts, job.next_run_at, job.last_error = "pending", 0, ctx.now, job.last_error
         consignment = ctx.session.get(Consignment, job.consignment_id)
         ctx.record(consignment, "incident_retried", {"job": job.id, "topic": job.topic}, task_id=job.task_id)

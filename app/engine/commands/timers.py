@@ -1,5 +1,6 @@
 """Time-driven commands: fire the BPMN timers that are due, and escalate consignments where nothing has
-happened for longer than the configured working hours."""
+happened for longer than the configured working hours (telling the managers who read them on their
+dashboard: the customs branch's and the lead agency's)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from sqlalchemy import select
 
 from app.models import Consignment, Escalation, ProcessInstance
 
+from .. import notifications
 from ..executor import CommandContext
 
 
@@ -80,5 +82,18 @@ class DetectStalledConsignments:
             ctx.record(
                 consignment, "escalation_raised", {"kind": "stalled", "idle_working_hours": round(idle, 1)}
             )
+            for organization in dict.fromkeys(
+                filter(None, (consignment.customs_branch, consignment.lead_agency))
+            ):
+                notifications.notify(
+                    ctx.session,
+                    now=ctx.now,
+                    kind="stalled",
+                    organization=organization,
+                    role="manager",
+                    consignment=consignment,
+                    step_name=consignment.current_step or "",
+                    email=bool(ctx.settings.smtp_host),
+                )
             raised += 1
         return raised

@@ -63,7 +63,9 @@ class ClaimWorkItem:
             .execution_options(synchronize_session=False)
         )
         if result.rowcount != 1:
-            raise Conflict(f"work item is {item.state}, not open", field="work_item_id")
+            raise Conflict(
+                "work item is %(state)s, not open", field="work_item_id", params={"state": item.state}
+            )
         ctx.session.refresh(item)
         _record_assignment(ctx, item, "work_item_claimed")
         return item
@@ -76,7 +78,9 @@ class ReleaseWorkItem:
     def execute(self, ctx: CommandContext) -> WorkItem:
         item = _load_item(ctx, self.work_item_id, supervisor=True)
         if item.state != "claimed":
-            raise Conflict(f"work item is {item.state}, not claimed", field="work_item_id")
+            raise Conflict(
+                "work item is %(state)s, not claimed", field="work_item_id", params={"state": item.state}
+            )
         if item.assignee_id != ctx.actor.user_id and not (
             _supervises(ctx.actor, item) or ctx.actor.role == "admin"
         ):
@@ -98,7 +102,7 @@ class ReassignWorkItem:
         if not (_supervises(ctx.actor, item) or ctx.actor.role == "admin"):
             raise Forbidden("only a manager or branch head of the organization can reassign", field="role")
         if item.state not in ("open", "claimed"):
-            raise Conflict(f"work item is {item.state}", field="work_item_id")
+            raise Conflict("work item is %(state)s", field="work_item_id", params={"state": item.state})
         assignee = ctx.session.scalar(
             select(User)
             .join(Organization, Organization.id == User.organization_id)
@@ -110,8 +114,9 @@ class ReassignWorkItem:
         )
         if assignee is None:
             raise PortalError(
-                f"no {item.role} of {item.organization} is called {self.assignee_username!r}",
+                "no %(role)s of %(organization)s is called '%(name)s'",
                 field="assignee",
+                params={"role": item.role, "organization": item.organization, "name": self.assignee_username},
             )
         item.state, item.assignee_id = "claimed", assignee.id
         consignment = ctx.session.get(Consignment, item.consignment_id)
@@ -137,7 +142,9 @@ class CompleteWorkItem:
     def execute(self, ctx: CommandContext) -> WorkItem:
         item = _load_item(ctx, self.work_item_id)
         if item.state not in ("open", "claimed"):
-            raise Conflict(f"work item is already {item.state}", field="work_item_id")
+            raise Conflict(
+                "work item is already %(state)s", field="work_item_id", params={"state": item.state}
+            )
         if item.state == "claimed" and item.assignee_id != ctx.actor.user_id:
             raise Conflict("work item is claimed by someone else", field="work_item_id")
         consignment = ctx.session.get(Consignment, item.consignment_id)
