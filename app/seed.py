@@ -1,4 +1,5 @@
-"""Load organizations and users from ``config/seed.json`` (idempotent: existing rows are left as they are)."""
+"""Load organizations and users from ``config/seed.json`` (idempotent: existing rows are left as they are,
+except that an organization without a Vietnamese name gets the seed's)."""
 
 from __future__ import annotations
 
@@ -20,9 +21,15 @@ def load_seed(session: Session, seed_file: Path) -> dict[str, int]:
     orgs = {o.code: o for o in session.scalars(select(Organization))}
     for entry in seed["organizations"]:
         if entry["code"] in orgs:
+            if orgs[entry["code"]].name_vi is None and entry.get("name_vi"):
+                orgs[entry["code"]].name_vi = entry["name_vi"]
             continue
         org = Organization(
-            code=entry["code"], name=entry["name"], kind=entry["kind"], details=entry.get("details", {})
+            code=entry["code"],
+            name=entry["name"],
+            name_vi=entry.get("name_vi"),
+            kind=entry["kind"],
+            details=entry.get("details", {}),
         )
         session.add(org)
         orgs[org.code] = org
