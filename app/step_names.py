@@ -7,15 +7,18 @@ so queries stay as they are; pages, notifications and e-mails show the Vietnames
 
 The names of one model version are read once per process from its stored spec (JSON; no workflow is
 deserialized) and kept by the version's checksum, which names its content. A page pays one small query:
-the checksums of the deployed versions. Newer versions win when two name the same step differently."""
+the checksums of the deployed versions. Newer versions win when two name the same step differently.
+The diagram's XML gets the Vietnamese names too, for the viewer."""
 
 from __future__ import annotations
 
 import json
 import threading
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
+from lxml import etree
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -60,24 +63,27 @@ class StepNames:
 
     by_step: dict[tuple[str, str], str]  # (step id, English name) -> Vietnamese name
     by_name: dict[str, str]  # English name -> Vietnamese name (a current-step text has names only)
-    by_message: dict[str, str]  # message name -> Vietnamese name of the event waiting for it
+    by_message: dict[str, tuple[str, str]]  # message name -> (English, Vietnamese) names of its catch event
     by_id: dict[str, tuple[str, str]]  # step id -> (English, Vietnamese) names, for rows without a name
 
     def vi(self, step_id: str | None, name: str | None) -> str | None:
-        """The Vietnamese name of a step, by its id and English name (then by the name, then the id)."""
-        if name is None:
-            return self.by_id.get(step_id or "", ("", None))[1]
-        return self.by_step.get((step_id or "", name)) or self.by_name.get(name)
+        """The Vietnamese name of a step by its id and English name; then by the name, the message it
+        waits for (a delivered message is recorded under the message's name), or the id alone."""
+        if name is not None:
+            found = self.by_step.get((step_id or "", name)) or self.by_name.get(name)
+            if found or name in self.by_message:
+                return found or self.by_message[name][1]
+        return self.by_id.get(step_id or "", ("", None))[1]
 
     def english(self, step_id: str | None) -> str | None:
-        """The English name of a step known by its id only."""
-        return self.by_id.get(step_id or "", (None, ""))[0]
+        """The English name of a step known by its id (or message name) only."""
+        return self.by_id.get(step_id or "", self.by_message.get(step_id or "", (None, "")))[0]
 
     @classmethod
     def of(cls, versions: list[list[NamedStep]]) -> StepNames:
         by_step: dict[tuple[str, str], str] = {}
         by_name: dict[str, str] = {}
-        by_message: dict[str, str] = {}
+        by_message: dict[str, tuple[str, str]] = {}
         by_id: dict[str, tuple[str, str]] = {}
         for steps in versions:  # oldest first: a newer version's name replaces an older one
             for step in steps:
@@ -85,7 +91,7 @@ class StepNames:
                 by_name[step.name] = step.name_vi
                 by_id[step.step_id] = (step.name, step.name_vi)
                 if step.message:
-                    by_message[step.message] = step.name_vi
+                    by_message[step.message] = (step.name, step.name_vi)
         return cls(by_step, by_name, by_message, by_id)
 
 
@@ -118,3 +124,24 @@ def deployed_step_names(session: Session) -> StepNames:
             _merged.clear()
         _merged[checksums] = merged
     return merged
+
+
+_CAMUNDA = "http://camunda.org/schema/1.0/bpmn"
+_BPMN = "http://www.omg.org/spec/BPMN/20100524/MODEL"
+_OWN_NAME_VI = (
+    f"./{{{_BPMN}}}extensionElements/{{{_CAMUNDA}}}properties/{{{_CAMUNDA}}}property[@name='{NAME_VI}']"
+)
+
+
+@lru_cache(maxsize=8)
+def vietnamese_diagram(bpmn_xml: str) -> bytes:
+    """The model's XML with each flow node's ``name`` replaced by its ``name_vi``, for a diagram drawn
+    in Vietnamese (the viewer shows the names it finds in the XML)."""
+    from app.engine.parser import parse_xml_safely
+
+    root = parse_xml_safely(bpmn_xml.encode("utf-8"))
+    for prop in root.iterfind(f".//{{{_CAMUNDA}}}property[@name='{NAME_VI}']"):
+        element = prop.getparent().getparent().getparent()
+        if element.find(_OWN_NAME_VI) is prop and (prop.get("value") or "").strip():
+            element.set("name", prop.get("value").strip())
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8")

@@ -4,11 +4,13 @@ its diagram XML and attachments, search by declaration / container / bill of lad
 from __future__ import annotations
 
 from flask import Blueprint, Response, abort, redirect, render_template, request, url_for
+from flask_babel import get_locale
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
 from app import queries
 from app.models import Organization
+from app.step_names import vietnamese_diagram
 
 from .auth import current_actor
 from .context import portal
@@ -69,7 +71,10 @@ def diagram(declaration_no: str):
     bpmn = next((text for name, text in sorted(files.items()) if name.endswith(".bpmn")), None)
     if bpmn is None:
         abort(404)
-    return Response(bpmn, mimetype="application/xml", headers={"Cache-Control": "private, max-age=300"})
+    if str(get_locale()) == "vi":  # the diagram names its steps in the reader's language
+        bpmn = vietnamese_diagram(bpmn)
+    headers = {"Cache-Control": "private, max-age=300", "Vary": "Cookie"}
+    return Response(bpmn, mimetype="application/xml", headers=headers)
 
 
 @bp.get("/attachments/<int:attachment_id>")

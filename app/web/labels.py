@@ -98,7 +98,7 @@ def current_step_label(text: str | None) -> str:
     for part in text.split("; "):
         if part.startswith("Waiting for "):
             message = part[len("Waiting for ") :]
-            parts.append(gettext(WAITING_FOR, name=names.by_message.get(message, message)))
+            parts.append(gettext(WAITING_FOR, name=names.by_message.get(message, (message, message))[1]))
         else:
             parts.append(names.by_name.get(part, part))
     return "; ".join(parts)
@@ -117,6 +117,9 @@ def timeline_label(event: Any) -> str:
         return event.step_name
     if kind == "escalation" and event.step_id == "stalled":
         return gettext(TIMELINE["stalled"]) if _vietnamese() else event.step_name
+    if kind == "message":  # recorded under the message's name: show its catch event's name
+        english, vietnamese = step_names().by_message.get(event.step_name, (event.step_name, None))
+        return (vietnamese if _vietnamese() else None) or english
     return step_label(event.step_id, event.step_name)
 
 

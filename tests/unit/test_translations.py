@@ -101,7 +101,8 @@ def test_the_stored_spec_gives_each_step_its_vietnamese_name():
     names = StepNames.of([steps_of_spec_json(stored)])
     assert names.vi("record_sampling", "Record the sampling") == "Lập biên bản lấy mẫu"
     assert names.vi("move_containers", None) == "Yêu cầu cảng di chuyển container"  # inside the sub-process
-    assert names.by_message["ContainerPositioned"] == "Container đã vào vị trí"
+    assert names.by_message["ContainerPositioned"] == ("Containers positioned", "Container đã vào vị trí")
+    assert names.vi("ContainerPositioned", "ContainerPositioned") == "Container đã vào vị trí"
     assert names.english("clear_goods") == "Clear the goods"
     # A gateway or a sub-process carries its own properties, not those of the steps inside it.
     assert names.vi("port_move", None) == "Đưa container đến khu vực lấy mẫu"
