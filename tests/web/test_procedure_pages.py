@@ -161,7 +161,8 @@ def test_consignment_goes_through_the_pages_from_registration_to_clearance(porta
     worker_settles(worker, portal, number)
 
     notices = trader.get("/notifications")
-    assert any(number in line for line in texts(notices, "//li[@data-kind='decision']"))
+    decisions = texts(notices, "//li[@data-kind='decision']")
+    assert any(number in line and "Công bố kết quả kiểm tra chuyên ngành" in line for line in decisions)
     pay = work_item(portal, number, "pay_fees")
     assert number in trader.get("/inbox").text
     done = trader.post(
