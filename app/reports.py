@@ -47,6 +47,7 @@ class BreachRow:
     name: str
     items: int
     breached: int
+    name_vi: str | None = None
 
     @property
     def share(self) -> float:
@@ -142,18 +143,19 @@ def sla_breaches(session: Session, scope: Scope, now: datetime, kind: str) -> li
             .group_by(organization)
         )
     }
-    names = dict(
-        session.execute(
-            select(Organization.code, Organization.name).where(
+    names = {
+        code: (name, name_vi)
+        for code, name, name_vi in session.execute(
+            select(Organization.code, Organization.name, Organization.name_vi).where(
                 Organization.kind == kind, Organization.code.in_(set(done) | set(live))
             )
-        ).all()
-    )
+        )
+    }
     rows = []
     for org in sorted(names):
         items = done.get(org, (0, 0))[0] + live.get(org, (0, 0))[0]
         breached = done.get(org, (0, 0))[1] + live.get(org, (0, 0))[1]
-        rows.append(BreachRow(org, names[org], items, breached))
+        rows.append(BreachRow(org, names[org][0], items, breached, names[org][1]))
     return rows
 
 
@@ -209,6 +211,18 @@ def stalled_consignments(
 
 def open_escalations(session: Session, scope: Scope, limit: int = 50) -> list[tuple[Escalation, Consignment]]:
     return list(_escalations(session, scope, limit))
+
+
+def incidents(session: Session, scope: Scope, limit: int = 50) -> list[tuple[Job, Consignment]]:
+    """Service calls that failed their last retry, newest first, for the consignments in scope."""
+    stmt = (
+        select(Job, Consignment)
+        .join(Consignment, Consignment.id == Job.consignment_id)
+        .where(Job.state == "incident", scope.condition)
+        .order_by(Job.id.desc())
+        .limit(limit)
+    )
+    return [(job, consignment) for job, consignment in session.execute(stmt)]
 
 
 def _escalations(session: Session, scope: Scope, limit: int, *conditions):

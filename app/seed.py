@@ -1,5 +1,6 @@
 """Load organizations and users from ``config/seed.json`` (idempotent: existing rows are left as they are,
-except that an existing organization gains the ``details`` keys the seed added since it was created)."""
+except that an existing organization gains the ``details`` keys the seed added since it was created, and
+its Vietnamese name when it has none)."""
 
 from __future__ import annotations
 
@@ -25,9 +26,15 @@ def load_seed(session: Session, seed_file: Path) -> dict[str, int]:
             missing = {k: v for k, v in entry.get("details", {}).items() if k not in existing_org.details}
             if missing:
                 existing_org.details = {**existing_org.details, **missing}
+            if orgs[entry["code"]].name_vi is None and entry.get("name_vi"):
+                orgs[entry["code"]].name_vi = entry["name_vi"]
             continue
         org = Organization(
-            code=entry["code"], name=entry["name"], kind=entry["kind"], details=entry.get("details", {})
+            code=entry["code"],
+            name=entry["name"],
+            name_vi=entry.get("name_vi"),
+            kind=entry["kind"],
+            details=entry.get("details", {}),
         )
         session.add(org)
         orgs[org.code] = org

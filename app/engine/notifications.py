@@ -1,7 +1,8 @@
 """Tell people what concerns them: in-app notifications per user and e-mails queued in the outbox.
 
 Called by commands (new work item, escalation raised, decision on a trader's request) inside their
-transaction; the worker sends queued e-mails through SMTP after the commit."""
+transaction; the worker sends queued e-mails through SMTP after the commit. Each recipient reads the step
+in their own language: the model's Vietnamese name (``name_vi``) when they read Vietnamese."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.i18n import N_, translator
+from app.i18n import N_, normalize_locale, translator
 from app.models import Consignment, Notification, Organization, OutboundEmail, User, WorkItem
 
 # Subject and body of each kind, as English msgids translated per recipient.
@@ -44,6 +45,7 @@ def notify(
     role: str | None,
     consignment: Consignment,
     step_name: str,
+    step_name_vi: str | None = None,
     work_item_id: int | None = None,
     work_item: WorkItem | None = None,
     email: bool = True,
@@ -58,6 +60,8 @@ def notify(
     if role is not None:
         stmt = stmt.where(User.role == role)
     params: dict[str, Any] = {"step": step_name, "declaration": consignment.declaration_no}
+    if step_name_vi:
+        params["step_vi"] = step_name_vi
     recipients = session.execute(stmt).all()
     for user_id, address, locale in recipients:
         notification = Notification(
@@ -80,7 +84,10 @@ def notify(
 def render_email(kind: str, params: dict[str, Any], locale: str) -> tuple[str, str]:
     """Subject and body of a notification e-mail in the recipient's language."""
     gettext = translator(locale).gettext
-    return gettext(_SUBJECTS[kind]).format(**params), gettext(_BODIES[kind]).format(**params)
+    values = {"step": params.get("step", ""), "declaration": params.get("declaration", "")}
+    if normalize_locale(locale) == "vi" and params.get("step_vi"):
+        values["step"] = params["step_vi"]
+    return gettext(_SUBJECTS[kind]).format(**values), gettext(_BODIES[kind]).format(**values)
 
 
 def describe(kind: str, params: dict[str, Any], locale: str) -> str:

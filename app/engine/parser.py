@@ -1,11 +1,12 @@
 """Parse the model bundle: SpiffWorkflow's ``CamundaParser`` extended through its class map for
-``candidateGroups``, ``dueDate``, external-topic service tasks with ``inputOutput``, and clocked timers.
+``candidateGroups``, ``dueDate``, external-topic service tasks with ``inputOutput``, clocked timers, and
+``camunda:properties`` on every flow node (the Vietnamese step name ``name_vi`` among them).
 XML is read with entities, DTDs and network access disabled."""
 
 from __future__ import annotations
 
 from lxml import etree
-from SpiffWorkflow.bpmn.parser.BpmnParser import BpmnValidator, full_tag
+from SpiffWorkflow.bpmn.parser.BpmnParser import BpmnParser, BpmnValidator, full_tag
 from SpiffWorkflow.bpmn.specs.defaults import BoundaryEvent, IntermediateCatchEvent, StartEvent
 from SpiffWorkflow.camunda.parser.CamundaParser import CamundaParser
 from SpiffWorkflow.camunda.parser.event_parsers import (
@@ -131,16 +132,39 @@ class ExternalServiceTaskParser(CamundaTaskParser):
         )
 
 
+class OwnPropertiesMixin:
+    """Read an element's own ``camunda:properties`` into its spec's ``extensions``.
+
+    SpiffWorkflow reads them for tasks only (gateways and events get none), and for a sub-process it also
+    collects the properties of every step inside it; analysts give each flow node its own (``name_vi``)."""
+
+    def parse_extensions(self, node=None):
+        return {
+            prop.get("name"): prop.get("value")
+            for prop in self.xpath("./bpmn:extensionElements/camunda:properties/camunda:property")
+        }
+
+
+def _with_own_properties(parser_class: type) -> type:
+    return type(parser_class.__name__, (OwnPropertiesMixin, parser_class), {})
+
+
+_PARSER_CLASSES = {
+    **BpmnParser.PARSER_CLASSES,
+    **CamundaParser.OVERRIDE_PARSER_CLASSES,
+    full_tag("userTask"): (PortalUserTaskParser, PortalUserTask),
+    full_tag("serviceTask"): (ExternalServiceTaskParser, ExternalServiceTask),
+    full_tag("startEvent"): (PortalStartEventParser, StartEvent),
+    full_tag("intermediateCatchEvent"): (PortalIntermediateCatchEventParser, IntermediateCatchEvent),
+    full_tag("boundaryEvent"): (PortalBoundaryEventParser, BoundaryEvent),
+}
+
+
 class PortalParser(CamundaParser):
     """The bundle parser the portal deploys and validates with."""
 
     OVERRIDE_PARSER_CLASSES = {
-        **CamundaParser.OVERRIDE_PARSER_CLASSES,
-        full_tag("userTask"): (PortalUserTaskParser, PortalUserTask),
-        full_tag("serviceTask"): (ExternalServiceTaskParser, ExternalServiceTask),
-        full_tag("startEvent"): (PortalStartEventParser, StartEvent),
-        full_tag("intermediateCatchEvent"): (PortalIntermediateCatchEventParser, IntermediateCatchEvent),
-        full_tag("boundaryEvent"): (PortalBoundaryEventParser, BoundaryEvent),
+        tag: (_with_own_properties(parser), spec) for tag, (parser, spec) in _PARSER_CLASSES.items()
     }
 
     def __init__(self, validate_schema: bool = True) -> None:

@@ -16,6 +16,7 @@ from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import select
 
 from app.models import Escalation, Job, WorkItem
+from app.step_names import vietnamese_name
 
 from . import notifications, statistics
 from .clock import parse_aware
@@ -260,6 +261,7 @@ def _open_work_item(ctx: CommandContext, loaded: LoadedInstance, task, escalatio
         role=item.role,
         consignment=loaded.consignment,
         step_name=item.step_name,
+        step_name_vi=vietnamese_name(spec),
         work_item=item,
         email=bool(ctx.executor.settings.smtp_host),
     )

@@ -205,6 +205,9 @@ def _attributes(process, spec) -> dict[str, str]:
         attrs.update({f"input {n}": e for n, e in spec.input_parameters})
         attrs.update({f"output {n}": e for n, e in spec.output_parameters})
     properties = {k: v for k, v in (spec.extensions or {}).items() if isinstance(v, str)}
+    name_vi = properties.pop("name_vi", None)  # the step's Vietnamese name is a name, not a setting
+    if name_vi is not None:
+        attrs["Vietnamese name"] = name_vi
     if properties:
         attrs["properties"] = ", ".join(f"{k}={v}" for k, v in sorted(properties.items()))
     definition = getattr(spec, "event_definition", None)

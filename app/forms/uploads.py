@@ -46,6 +46,11 @@ def attachment_rules(schema: dict[str, Any]) -> dict[str, Any] | None:
     return rules if isinstance(rules, dict) else None
 
 
+def _megabytes(size: int) -> str:
+    """A size limit in MB as people write it: 10, 0.5."""
+    return f"{size / 1048576:.2f}".rstrip("0").rstrip(".")
+
+
 def check_uploads(
     schema: dict[str, Any], files: list[tuple[str, bytes]], *, max_bytes: int, max_files: int
 ) -> list[Upload]:
@@ -72,7 +77,7 @@ def check_uploads(
             }
         )
     if rules.get("required") and not files:
-        errors.append({"field": "attachments", "reason": "is required"})
+        errors.append({"field": "attachments", "reason": "is required", "code": "required"})
     uploads: list[Upload] = []
     for raw_name, content in files:
         name = secure_filename(raw_name or "")[:200] or "file"
@@ -82,13 +87,26 @@ def check_uploads(
                 {"field": "attachments", "reason": f"{name} is empty", "code": "file_empty", "name": name}
             )
         elif len(content) > max_bytes:
+            megabytes = _megabytes(max_bytes)
             errors.append(
-                {"field": "attachments", "reason": f"{name} is larger than {max_bytes // 1048576} MB"}
+                {
+                    "field": "attachments",
+                    "reason": f"{name} is larger than {megabytes} MB",
+                    "code": "file_too_large",
+                    "name": name,
+                    "limit": megabytes,
+                }
             )
         elif kind is None or kind not in accept:
             allowed = ", ".join(sorted(accept))
             errors.append(
-                {"field": "attachments", "reason": f"{name} is not an accepted file type ({allowed})"}
+                {
+                    "field": "attachments",
+                    "reason": f"{name} is not an accepted file type ({allowed})",
+                    "code": "file_type",
+                    "name": name,
+                    "limit": allowed,
+                }
             )
         else:
             uploads.append(Upload(name, kind, content))

@@ -29,7 +29,8 @@ class Organization(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(32), unique=True)
-    name: Mapped[str] = mapped_column(String(300))
+    name: Mapped[str] = mapped_column(String(300))  # English
+    name_vi: Mapped[str | None] = mapped_column(String(300))  # Vietnamese (pages show it in Vietnamese)
     kind: Mapped[str] = mapped_column(String(16), index=True)
     details: Mapped[dict[str, Any]] = mapped_column(default=dict)
 

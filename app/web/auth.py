@@ -18,6 +18,7 @@ from app.security.credentials import verify_password
 
 from .context import portal
 from .extensions import limiter, login_manager
+from .labels import org_label
 
 bp = Blueprint("auth", __name__)
 
@@ -35,12 +36,18 @@ class WebUser:
     username: str
     display_name: str
     organization: str
-    organization_name: str
+    organization_name_en: str
+    organization_name_vi: str | None
     role: str
     locale: str
     is_authenticated: bool = True
     is_active: bool = True
     is_anonymous: bool = False
+
+    @property
+    def organization_name(self) -> str:
+        """The organization's name in the language of this request."""
+        return org_label(self.organization_name_en, self.organization_name_vi)
 
     def get_id(self) -> str:
         return str(self.id)
@@ -60,7 +67,8 @@ def _web_user(user: User) -> WebUser:
         username=user.username,
         display_name=user.display_name,
         organization=user.organization.code,
-        organization_name=user.organization.name,
+        organization_name_en=user.organization.name,
+        organization_name_vi=user.organization.name_vi,
         role=user.role,
         locale=user.locale,
     )

@@ -5,6 +5,7 @@ declaration / container / bill of lading, and lists."""
 from __future__ import annotations
 
 from flask import Blueprint, Response, abort, redirect, render_template, request, url_for
+from flask_babel import get_locale
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
@@ -12,6 +13,7 @@ from app import queries
 from app.models import Organization
 from app.signing.export import evidence_zip
 from app.signing.notice import published_result, result_notice_pdf
+from app.step_names import vietnamese_diagram
 
 from .auth import current_actor
 from .context import portal
@@ -74,7 +76,10 @@ def diagram(declaration_no: str):
     bpmn = next((text for name, text in sorted(files.items()) if name.endswith(".bpmn")), None)
     if bpmn is None:
         abort(404)
-    return Response(bpmn, mimetype="application/xml", headers={"Cache-Control": "private, max-age=300"})
+    if str(get_locale()) == "vi":  # the diagram names its steps in the reader's language
+        bpmn = vietnamese_diagram(bpmn)
+    headers = {"Cache-Control": "private, max-age=300", "Vary": "Cookie"}
+    return Response(bpmn, mimetype="application/xml", headers=headers)
 
 
 def _download(body: bytes, kind: str, filename: str) -> Response:

@@ -1,5 +1,6 @@
 """The manager dashboard: stalled consignments, open escalations and incidents, SLA breaches per agency
-and per branch, time per step, and the clearance-time trend against the 2016 baseline; CSV exports."""
+and per branch, time per step, and the clearance-time trend against the 2016 baseline, as charts with their
+tables; CSV exports. Step and organization names in the reader's language."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from app.access import DASHBOARD_ROLES
 
 from .auth import current_actor
 from .context import portal
+from .labels import org_label, step_label
 from .sla import SlaClock
 
 bp = Blueprint("dashboard", __name__)
@@ -36,7 +38,24 @@ def _figures(db, now):
         "trend": reports.clearance_trend(db, scope, portal().calendar.hours_per_day),
         "stalled": reports.stalled_consignments(db, scope),
         "escalations": reports.open_escalations(db, scope),
+        "incident_rows": reports.incidents(db, scope),
     }
+
+
+def _breaches_chart(rows: list[reports.BreachRow]) -> str:
+    """A stacked bar per organization: tasks with a deadline done or open on time, and late."""
+    chart = {
+        "type": "bar",
+        "data": {
+            "labels": [b.organization for b in rows],
+            "datasets": [
+                {"label": _("On time"), "data": [b.items - b.breached for b in rows]},
+                {"label": _("Late"), "data": [b.breached for b in rows]},
+            ],
+        },
+        "options": {"scales": {"x": {"stacked": True}, "y": {"stacked": True, "beginAtZero": True}}},
+    }
+    return json.dumps(chart, ensure_ascii=False)
 
 
 @bp.get("/dashboard")
@@ -61,7 +80,7 @@ def index():
     steps_chart = {
         "type": "bar",
         "data": {
-            "labels": [s.step_name for s in figures["steps"]],
+            "labels": [step_label(s.step_id, s.step_name) for s in figures["steps"]],
             "datasets": [
                 {"label": _("Median (working h)"), "data": [s.median for s in figures["steps"]]},
                 {"label": _("p90 (working h)"), "data": [s.p90 for s in figures["steps"]]},
@@ -75,6 +94,8 @@ def index():
         target=reports.TARGET_DAYS,
         trend_chart=json.dumps(trend_chart, ensure_ascii=False),
         steps_chart=json.dumps(steps_chart, ensure_ascii=False),
+        agency_chart=_breaches_chart(figures["agency_breaches"]),
+        branch_chart=_breaches_chart(figures["branch_breaches"]),
         **figures,
     )
 
@@ -87,13 +108,23 @@ def export(figure: str):
     with portal().db.read_session() as db:
         scope = reports.scope_of(db, current_actor())
         if figure == "step-times":
-            header = ["step_id", "step_name", "count", "median_working_hours", "p90_working_hours"]
-            rows = [[s.step_id, s.step_name, s.count, s.median, s.p90] for s in reports.step_times(db, scope)]
+            header = [
+                "step_id",
+                "step_name",
+                "step_label",
+                "count",
+                "median_working_hours",
+                "p90_working_hours",
+            ]
+            rows = [
+                [s.step_id, s.step_name, step_label(s.step_id, s.step_name), s.count, s.median, s.p90]
+                for s in reports.step_times(db, scope)
+            ]
         elif figure in ("agency-breaches", "branch-breaches"):
             kind = "agency" if figure == "agency-breaches" else "customs"
             header = ["organization", "name", "items_with_deadline", "breached", "share"]
             rows = [
-                [b.organization, b.name, b.items, b.breached, round(b.share, 4)]
+                [b.organization, org_label(b.name, b.name_vi), b.items, b.breached, round(b.share, 4)]
                 for b in reports.sla_breaches(db, scope, now, kind)
             ]
         elif figure == "clearance-trend":
@@ -113,6 +144,19 @@ def export(figure: str):
                     c.last_activity_at.isoformat(),
                 ]
                 for e, c in reports.stalled_consignments(db, scope, limit=10_000)
+            ]
+        elif figure == "incidents":
+            header = ["declaration_no", "step_id", "topic", "attempts", "last_error", "created_at"]
+            rows = [
+                [
+                    c.declaration_no,
+                    j.step_id,
+                    j.topic,
+                    j.attempts,
+                    j.last_error or "",
+                    j.created_at.isoformat(),
+                ]
+                for j, c in reports.incidents(db, scope, limit=10_000)
             ]
         else:
             abort(404)

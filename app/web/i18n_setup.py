@@ -12,7 +12,7 @@ from flask_login import current_user
 
 from app.i18n import LOCALES, normalize_locale
 
-from .labels import labels
+from . import labels
 
 
 def select_locale() -> str:
@@ -51,4 +51,4 @@ def install_template_helpers(app: Flask) -> None:
     app.jinja_env.filters["when"] = _when
     app.jinja_env.filters["hours"] = _hours
     app.jinja_env.globals["current_locale"] = select_locale
-    app.jinja_env.globals["labels"] = labels
+    labels.install(app)

@@ -25,6 +25,7 @@ from app.signing.service import PinSigning
 
 from .auth import current_actor
 from .context import portal
+from .labels import step_label
 from .sla import SlaClock
 
 bp = Blueprint("tasks", __name__)
@@ -67,7 +68,7 @@ def _render(item, consignment, instance, schema, *, values=None, errors=None, st
             consignment=consignment,
             revision=instance.revision,
             fields=views,
-            title=title or item.step_name,
+            title=title or step_label(item.step_id, item.step_name),
             description=description,
             errors=summary,
             attachment_rules=attachment_rules(schema),
@@ -165,7 +166,7 @@ def submit(work_item_id: int):
     except PortalError as exc:
         error = {"field": exc.field or "form", "reason": exc.message}
         return _render(item, consignment, instance, schema, values=shown, errors=[error], status=exc.status)
-    flash(_("Step completed: %(step)s", step=item.step_name), "success")
+    flash(_("Step completed: %(step)s", step=step_label(item.step_id, item.step_name)), "success")
     return redirect(url_for("consignments.show", declaration_no=consignment.declaration_no))
 
 

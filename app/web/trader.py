@@ -1,4 +1,5 @@
-"""Trader pages: register a consignment with the same validation as the API."""
+"""Trader pages: register a consignment with the same validation as the API; the error summary names each
+field by its label ("Container 2", not ``containers[1]``)."""
 
 from __future__ import annotations
 
@@ -28,6 +29,30 @@ FIELDS = (
     "bill_of_lading",
     "sampling_place",
 )
+
+
+def _field_label(field: str) -> str:
+    """The label a person reads for an error's field (``containers[1]`` is "Container 2")."""
+    name, _sep, rest = field.partition("[")
+    if rest[:-1].isdigit():
+        number = int(rest[:-1]) + 1
+        if name == "containers":
+            return _("Container %(n)s", n=number)
+        if name == "hs_codes":
+            return _("HS code %(n)s", n=number)
+    labels = {
+        "declaration_no": _("Declaration number"),
+        "declaration_type": _("Declaration type"),
+        "customs_branch": _("Customs branch"),
+        "goods": _("Goods"),
+        "hs_codes": _("HS codes"),
+        "containers": _("Container numbers"),
+        "awb": _("Air waybill"),
+        "bill_of_lading": _("Bill of lading"),
+        "sampling_place": _("Sampling place"),
+        "request_preservation": _("I will ask to release the goods for preservation"),
+    }
+    return labels.get(name, field)
 
 
 def _payload(form) -> dict:
@@ -69,7 +94,11 @@ def register():
         consignment = portal().execute(RegisterConsignment(registration), current_actor())
     except ValidationFailed as exc:
         errors = [
-            {"field": e["field"].split("[")[0], "message": localized_reason(e, _), "raw": e["field"]}
+            {
+                "field": e["field"].split("[")[0],
+                "message": localized_reason(e, _),
+                "label": _field_label(e["field"]),
+            }
             for e in exc.errors
         ]
         return _page(values, errors), 422
@@ -78,7 +107,7 @@ def register():
             {
                 "field": exc.field or "declaration_no",
                 "message": localized_reason({"reason": exc.message}, _),
-                "raw": exc.field or "",
+                "label": _field_label(exc.field or "declaration_no"),
             }
         ]
         return _page(values, errors), exc.status

@@ -580,14 +580,13 @@ def zeebe_flavoured() -> bytes:
     )
     pay = root.find(".//bpmn:userTask[@id='pay_fees']", ns)
     del pay.attrib[f"{{{CAMUNDA}}}formKey"]
-    pay_extensions = etree.Element(f"{{{BPMN_NS}}}extensionElements")
+    pay_extensions = pay.find("bpmn:extensionElements", ns)  # it has one for its Vietnamese name
     etree.SubElement(
         pay_extensions,
         f"{{{ZEEBE}}}formDefinition",
         {"formKey": "camunda-forms:bpmn:fee_payment"},
         nsmap={"zeebe": ZEEBE},
     )
-    pay.insert(1, pay_extensions)
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
 
 
@@ -783,7 +782,7 @@ ENCODED = {
     "ISO-8859-1": edit(
         ('encoding="UTF-8"', 'encoding="ISO-8859-1"'),
         ('name="Pay inspection fees"', 'name="Payer les frais d\'inspection (réglés)"'),
-    ).encode("iso-8859-1"),
+    ).encode("iso-8859-1", errors="xmlcharrefreplace"),  # the Vietnamese step names as &#...; references
     "UTF-16": edit(('encoding="UTF-8"', 'encoding="UTF-16"')).encode("utf-16"),
 }
 

@@ -1,4 +1,5 @@
-"""The Vietnamese catalog covers every message of the pages and e-mails, and its compiled form is current."""
+"""The Vietnamese catalog covers every message of the pages and e-mails, and its compiled form is current;
+every step of the model has its Vietnamese name (``name_vi``), which the stored spec carries."""
 
 from __future__ import annotations
 
@@ -7,9 +8,15 @@ import io
 from babel.messages.extract import extract_from_dir
 from babel.messages.mofile import read_mo
 from babel.messages.pofile import read_po
+from lxml import etree
 
+from app.engine.bundle import compile_bundle, load_bundle
+from app.engine.serializer import WorkflowCodec
 from app.i18n import TRANSLATIONS_DIR
 from app.settings import PROJECT_ROOT
+from app.step_names import StepNames, steps_of_spec_json, vietnamese_name
+
+BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 
 METHOD_MAP = [("**.py", "python"), ("templates/**.html", "jinja2"), ("forms/**.html", "jinja2")]
 
@@ -44,3 +51,59 @@ def test_vietnamese_text_keeps_its_diacritics():
     catalog = _catalog()
     assert catalog.get("Inbox").string == "Hộp việc"
     assert catalog.get("Wrong username or password.").string == "Sai tên đăng nhập hoặc mật khẩu."
+
+
+FLOW_NODES = (
+    "startEvent",
+    "endEvent",
+    "intermediateCatchEvent",
+    "intermediateThrowEvent",
+    "boundaryEvent",
+    "userTask",
+    "serviceTask",
+    "businessRuleTask",
+    "scriptTask",
+    "sendTask",
+    "receiveTask",
+    "manualTask",
+    "task",
+    "callActivity",
+    "subProcess",
+    "exclusiveGateway",
+    "parallelGateway",
+    "inclusiveGateway",
+    "eventBasedGateway",
+)
+
+
+def test_every_flow_node_of_the_model_has_a_vietnamese_name():
+    bundle = load_bundle(PROJECT_ROOT / "bpmn")
+    compiled = compile_bundle(bundle)
+    specs = {
+        spec.bpmn_id: spec
+        for process in (compiled.specs.spec, *compiled.specs.subprocess_specs.values())
+        for spec in process.task_specs.values()
+        if spec.bpmn_id
+    }
+    for name in bundle.bpmn_files():
+        root = etree.fromstring(bundle.files[name])
+        nodes = [n for tag in FLOW_NODES for n in root.iter(f"{{{BPMN_NS}}}{tag}")]
+        assert len(nodes) > 30
+        for node in nodes:
+            english, vietnamese = node.get("name"), vietnamese_name(specs[node.get("id")])
+            assert english and vietnamese, f"{name}: {node.get('id')} needs a name and a name_vi"
+            assert vietnamese != english and not vietnamese.isascii(), (node.get("id"), vietnamese)
+
+
+def test_the_stored_spec_gives_each_step_its_vietnamese_name():
+    compiled = compile_bundle(load_bundle(PROJECT_ROOT / "bpmn"))
+    stored = WorkflowCodec().dump_specs(compiled.specs.spec, compiled.specs.subprocess_specs)
+    names = StepNames.of([steps_of_spec_json(stored)])
+    assert names.vi("record_sampling", "Record the sampling") == "Lập biên bản lấy mẫu"
+    assert names.vi("move_containers", None) == "Yêu cầu cảng di chuyển container"  # inside the sub-process
+    assert names.by_message["ContainerPositioned"] == ("Containers positioned", "Container đã vào vị trí")
+    assert names.vi("ContainerPositioned", "ContainerPositioned") == "Container đã vào vị trí"
+    assert names.english("clear_goods") == "Clear the goods"
+    # A gateway or a sub-process carries its own properties, not those of the steps inside it.
+    assert names.vi("port_move", None) == "Đưa container đến khu vực lấy mẫu"
+    assert names.vi("declaration_ok", "Declaration accepted?") == "Tờ khai được chấp nhận?"

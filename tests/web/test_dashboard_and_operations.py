@@ -8,15 +8,18 @@ import csv
 import email
 import email.policy
 import io
+import json
 import math
 import threading
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
+import requests
 from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
+from app.engine.commands import DetectStalledConsignments
 from app.engine.commands.reporting import RebuildStatistics
 from app.models import ClearanceWeek, SlaCounter, StepDurationBucket, TimelineEvent
 from app.services import build_portal
@@ -26,9 +29,11 @@ from app.worker import Worker
 from tests.procedure import (
     PASS,
     PAYMENT,
+    PRESERVATION_REQUEST,
     SAMPLING,
     completes,
     jobs,
+    open_work_items,
     trader_countersigns,
     trader_registers,
     work_item,
@@ -91,7 +96,8 @@ def test_manager_reads_step_times_breaches_and_the_clearance_trend(portal, perso
     assert all(r["baseline_days"] == "5.0" and r["target_days"] == "4.2" for r in trend)
     assert texts(board, "//table[@data-table='trend']//tbody/tr[1]/td[2]") == [trend[-1]["cleared"]]
     charts = page(board).xpath("//canvas/@data-chart")
-    assert len(charts) == 2 and '"type": "line"' in charts[0]
+    assert len(charts) >= 2 and '"type": "line"' in charts[0]
+    assert all('"type": "bar"' in chart for chart in charts[1:])
 
     # The running totals kept by the commands equal a rebuild from the projections.
     kept = _totals(portal)
@@ -138,6 +144,121 @@ def test_operator_retries_incidents_after_the_port_comes_back(portal, person, wo
     assert "Record the sampling" in (consignment.current_step or "")
 
 
+def ict(text: str) -> datetime:
+    return datetime.fromisoformat(text + "+07:00")
+
+
+def _csv(person, figure: str) -> list[dict[str, str]]:
+    response = person.get(f"/dashboard/{figure}.csv")
+    assert response.status_code == 200
+    return list(csv.DictReader(io.StringIO(response.text.lstrip("\ufeff"))))
+
+
+def _chart(board, figure: str) -> dict:
+    return json.loads(page(board).xpath(f"//canvas[@data-figure='{figure}']/@data-chart")[0])
+
+
+def test_manager_sees_the_breaches_stalled_escalations_and_incidents_of_the_branch(
+    portal, person, worker, simulators, clock
+):
+    # Monday 08:00: C01 is registered and then nobody touches it.
+    stalled = trader_registers(portal, "C01")
+    worker_settles(worker, portal, stalled)
+
+    # Tuesday 15:00: 16.5 working hours later C01 is stalled.
+    clock.set(ict("2026-12-08T15:00:00"))
+    assert portal.execute(DetectStalledConsignments()) == 1
+
+    # The customs system refuses every declaration lookup of C06 until its last attempt: an incident.
+    requests.post(simulators.urls["customs"] + "/_sim/fail", json={"mode": "error"}, timeout=5)
+    try:
+        failing = trader_registers(portal, "C06")
+        for _ in range(10):
+            worker.run_due_jobs()
+            if [j.state for j in jobs(portal, failing)] == ["incident"]:
+                break
+            clock.advance(timedelta(minutes=10))
+        assert [j.state for j in jobs(portal, failing)] == ["incident"]
+    finally:
+        requests.post(simulators.urls["customs"] + "/_sim/fail", json={"mode": "ok"}, timeout=5)
+
+    # C04: the trader asks for preservation; the branch head has 2 working hours to decide.
+    late_branch = trader_registers(portal, "C04", request_preservation=True)
+    worker_settles(worker, portal, late_branch)
+    completes(portal, "officer.raho6", late_branch, "record_sampling", SAMPLING)
+    completes(portal, "trader.t04", late_branch, "request_preservation", PRESERVATION_REQUEST)
+    # C02: plant quarantine (PPSD2) has one working day for its result after the sampling.
+    late_agency = trader_registers(portal, "C02")
+    worker_settles(worker, portal, late_agency)
+    completes(portal, "officer.ppsd2", late_agency, "record_sampling", SAMPLING)
+    deadlines = {
+        w.step_id: w.due_at
+        for n in (late_branch, late_agency)
+        for w in open_work_items(portal, n)
+        if w.due_at is not None
+    }
+    assert set(deadlines) == {"decide_preservation", "publish_result"}
+
+    # Wednesday 17:30: both deadlines have passed; their timers escalate to the branch manager.
+    clock.set(ict("2026-12-09T17:30:00"))
+    assert all(due < clock.now() for due in deadlines.values())
+    worker.fire_due_timers()
+
+    manager = person("manager.02ci")
+    board = manager.get("/dashboard")
+    assert board.status_code == 200
+    headline = {e.get("data-figure"): int(e.text) for e in page(board).xpath("//strong[@data-figure]")}
+    assert headline == {"stalled": 1, "open_escalations": 3, "incidents": 1, "overdue_items": 2}
+
+    escalations = {
+        (row.get("data-escalation"), row.xpath("string(td[1])").strip())
+        for row in page(board).xpath("//section[@id='escalations']//tbody/tr")
+    }
+    assert escalations == {
+        ("stalled", stalled),
+        ("preservation_decision_overdue", late_branch),
+        ("result_overdue", late_agency),
+    }
+    assert [r["declaration_no"] for r in _csv(manager, "stalled")] == [stalled]
+
+    incidents = page(board).xpath("//table[@data-table='incidents']//tbody/tr")
+    assert [r.xpath("string(td[1])").strip() for r in incidents] == [failing]
+    assert (
+        incidents[0].xpath("string(td[2])").strip() == "Tra cứu tờ khai hải quan"
+    )  # the step, in Vietnamese
+    assert incidents[0].xpath("string(td[3])").strip() == "customs.lookup_declaration"
+    exported = _csv(manager, "incidents")
+    assert [(r["declaration_no"], r["step_id"], r["attempts"]) for r in exported] == [
+        (failing, "lookup_declaration", str(portal.settings.job_max_attempts))
+    ]
+
+    # SLA breaches: the agency's late result and the branch head's late decision, as tables and charts.
+    def table(name: str) -> list[list[str]]:
+        return [
+            [" ".join(td.text_content().split()) for td in row.xpath("td")]
+            for row in page(board).xpath(f"//table[@data-table='{name}']//tbody/tr")
+        ]
+
+    assert table("agency-breaches") == [["PPSD2", "1", "1", "100.0"]]
+    assert table("branch-breaches") == [["02CI", "1", "1", "100.0"]]
+    agency_title = page(board).xpath("//table[@data-table='agency-breaches']//abbr/@title")
+    assert agency_title == [
+        "Chi cục Kiểm dịch thực vật vùng II (Cục Bảo vệ thực vật, Bộ Nông nghiệp và Phát triển nông thôn)"
+    ]
+    for name, code in (("agency-breaches", "PPSD2"), ("branch-breaches", "02CI")):
+        chart = _chart(board, name)
+        assert chart["type"] == "bar" and chart["data"]["labels"] == [code]
+        assert [d["data"] for d in chart["data"]["datasets"]] == [[0], [1]]
+        [row] = _csv(manager, name)
+        assert (row["organization"], row["items_with_deadline"], row["breached"]) == (code, "1", "1")
+
+    # Another branch's manager sees none of it.
+    other = person("manager.02ab").get("/dashboard")
+    assert [int(n) for n in texts(other, "//strong[@data-figure]")] == [0, 0, 0, 0]
+    assert page(other).xpath("//table[@data-table='incidents']") == []
+    assert _csv(person("manager.02ab"), "incidents") == []
+
+
 class Sink:
     def __init__(self) -> None:
         self.messages: list[tuple[str, list[str], str]] = []
@@ -176,7 +297,12 @@ def test_the_lead_agency_officer_gets_an_email_about_the_new_task(database_url, 
         to_officer = [m for m in sink.messages if m[1] == ["officer.mic@demo.catlai.example"]]
         assert to_officer, [m[1] for m in sink.messages]
         message = email.message_from_string(to_officer[0][2], policy=email.policy.default)
-        assert message["Subject"].startswith("Việc mới: Record the sampling")  # the officer reads Vietnamese
+        # The officer reads Vietnamese: the step's Vietnamese name comes from the model (name_vi).
+        assert message["Subject"].startswith("Việc mới: Lập biên bản lấy mẫu")
+        assert (
+            "Lập biên bản lấy mẫu" in message.get_content()
+            and "Record the sampling" not in message.get_content()
+        )
         assert number in message["Subject"] and number in message.get_content()
     finally:
         mailer._pool.shutdown(wait=True)

@@ -80,6 +80,7 @@ def test_a_long_inbox_pages_and_shows_what_is_due_soon(portal, person, worker, c
     for number, day in zip(numbers[:3], ("2026-12-07", "2026-12-08", "2026-12-09"), strict=True):
         clock.set(ict(f"{day}T09:00:00"))
         completes(portal, "officer.mic", number, "record_sampling", SAMPLING)
+        trader_countersigns(portal, number)
     late, soon, in_time = (work_item(portal, n, "publish_result") for n in numbers[:3])
     items = {w.id for n in numbers for w in open_work_items(portal, n)}
     assert len(items) == 26

@@ -52,6 +52,10 @@ def test_consignment_goes_through_the_pages_from_registration_to_clearance(porta
     officer = person("officer.raho6")
     inbox = officer.get("/inbox")
     assert number in inbox.text
+    # The officer reads Vietnamese: the step's name comes from the model's name_vi.
+    row = f"//tr[td/a[text()='{number}']]"
+    assert texts(inbox, f"{row}/td[2]/a") == ["Lập biên bản lấy mẫu"]
+    assert "Lập biên bản lấy mẫu" in texts(inbox, "//select[@id='f-step']/option")
     item = work_item(portal, number, "record_sampling")
     assert officer.post(f"/work-items/{item.id}/claim", {}, token_from="/inbox").status_code == 302
 
@@ -195,7 +199,8 @@ def test_consignment_goes_through_the_pages_from_registration_to_clearance(porta
     worker_settles(worker, portal, number)
 
     notices = trader.get("/notifications")
-    assert any(number in line for line in texts(notices, "//li[@data-kind='decision']"))
+    decisions = texts(notices, "//li[@data-kind='decision']")
+    assert any(number in line and "Công bố kết quả kiểm tra chuyên ngành" in line for line in decisions)
     pay = work_item(portal, number, "pay_fees")
     assert number in trader.get("/inbox").text
     done = trader.post(
@@ -208,8 +213,20 @@ def test_consignment_goes_through_the_pages_from_registration_to_clearance(porta
 
     final = trader.get(f"/consignments/{number}")
     steps = texts(final, "//table[@class='timeline']//tr/td[2]")
-    for step in ("Record the sampling", "Countersign the sampling record", "Publish the inspection result"):
-        assert any(step in s for s in steps), steps
+    vietnamese = {"Đã đăng ký lô hàng", "Lập biên bản lấy mẫu", "Ký xác nhận biên bản lấy mẫu"}
+    assert vietnamese | {"Công bố kết quả kiểm tra chuyên ngành"} <= set(steps)
+    assert "Hàng đã được thông quan" in steps and not any("Record the sampling" in s for s in steps)
+    lead = texts(final, "//dt[.='Cơ quan kiểm tra chủ trì']/following-sibling::dd[1]")
+    assert lead == ["Cơ quan Thú y vùng VI (Cục Thú y, Bộ Nông nghiệp và Phát triển nông thôn)"]
+    # The same page in English: the model's English names and the agency's English name.
+    trader.post("/language", {"locale": "en", "next": f"/consignments/{number}"}, token_from="/inbox")
+    english = trader.get(f"/consignments/{number}")
+    steps = texts(english, "//table[@class='timeline']//tr/td[2]")
+    named = {"Consignment registered", "Record the sampling", "Countersign the sampling record"}
+    assert named | {"Publish the inspection result"} <= set(steps)
+    assert texts(english, "//dt[.='Lead agency']/following-sibling::dd[1]") == [
+        "Regional Animal Health Office No. 6 (Dept of Animal Health, MARD)"
+    ]
     assert consignment(portal, number).clearance_hours is not None
     with portal.db.session() as db:
         officer_told = db.scalar(
@@ -245,3 +262,77 @@ def test_trader_sees_what_is_wrong_with_a_registration_and_nothing_is_registered
     assert "field-declaration_no-error" in errors and "field-containers-error" in errors
     assert page(response).xpath("//textarea[@name='goods']/text()") == ["Thịt bò"]
     assert _counts(portal) == before
+
+
+UPLOAD_ERRORS = {
+    "vi": (
+        "Tệp big.png lớn hơn 10 MB.",
+        "Tệp tool.exe không thuộc loại được chấp nhận (image/jpeg, image/png).",
+    ),
+    "en": ("big.png is larger than 10 MB.", "tool.exe is not an accepted file type (image/jpeg, image/png)."),
+}
+
+
+@pytest.mark.parametrize("database_url", ["sqlite", "postgresql"], indirect=True)
+@pytest.mark.parametrize("locale", UPLOAD_ERRORS)
+def test_a_photo_too_large_or_of_the_wrong_type_is_refused_in_the_officer_s_language(
+    portal, person, worker, locale
+):
+    number = _register_through_the_form(person("trader.t01"), "C01")
+    worker_settles(worker, portal, number)
+    officer = person("officer.raho6")
+    if locale == "en":
+        officer.post("/language", {"locale": "en", "next": "/inbox"}, token_from="/inbox")
+    item = work_item(portal, number, "record_sampling")
+    assert portal.settings.max_upload_bytes == 10 * 1024 * 1024
+    too_large = PNG + b"\x00" * (portal.settings.max_upload_bytes - len(PNG) + 1)
+    before = _counts(portal)
+    response = officer.http.post(
+        officer.base_url + f"/work-items/{item.id}",
+        data={
+            "csrf_token": officer.csrf(f"/work-items/{item.id}"),
+            "sampled_at": "2026-12-07T09:00",
+            "sample_count": "3",
+            "seal_numbers": "SL-001",
+            "trader_representative": "Nguyễn Văn An",
+            "sampling_place": "Cat Lai inspection yard",
+            "signing_pin": DEMO_PIN,
+        },
+        files=[
+            ("attachments", ("big.png", too_large, "image/png")),
+            ("attachments", ("tool.exe", b"MZ\x90\x00 a program", "image/png")),
+        ],
+        allow_redirects=False,
+        timeout=60,
+    )
+    assert response.status_code == 422
+    too_big, wrong_type = UPLOAD_ERRORS[locale]
+    summary = texts(response, "//div[@id='error-summary']//li")
+    assert any(too_big in line for line in summary), summary
+    assert any(wrong_type in line for line in summary), summary
+    assert texts(response, "//p[@id='field-attachments-error']")  # shown at the field too
+    assert _counts(portal) == before
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_the_registration_error_summary_names_fields_by_their_labels(portal, person):
+    trader = person("trader.t01")
+    response = trader.post(
+        "/consignments/new",
+        {
+            "declaration_no": "106865793030",
+            "declaration_type": "A11",
+            "customs_branch": "02CI",
+            "goods": "Thịt bò",
+            "hs_codes": "02023000",
+            "containers": "MSCU1234566\nMSCU1234567",
+        },
+        token_from="/consignments/new",
+    )
+    assert response.status_code == 422
+    summary = page(response).xpath("//div[@id='error-summary']")[0]
+    assert summary.get("tabindex") == "-1" and summary.get("autofocus") is not None
+    lines = texts(response, "//div[@id='error-summary']//li")
+    assert lines == ["Container 2: Số kiểm tra phải là 6, không phải 7"]  # its label, in Vietnamese
+    assert page(response).xpath("//div[@id='error-summary']//a/@href") == ["#field-containers"]
+    assert not any("containers[" in line for line in lines)

@@ -13,6 +13,7 @@ from app.forms.validation import validate_form
 from app.models import Attachment, Consignment, Organization, User, WorkItem
 from app.signing.countersign import fill_references
 from app.signing.service import Signing, sign_decision
+from app.step_names import vietnamese_name
 
 from .. import notifications, statistics
 from ..errors import Conflict, Forbidden, NotFound, PortalError, StaleRevision
@@ -198,6 +199,7 @@ class CompleteWorkItem:
                 role="trader",
                 consignment=consignment,
                 step_name=item.step_name,
+                step_name_vi=vietnamese_name(task.task_spec),
                 email=bool(ctx.executor.settings.smtp_host),
             )
         ctx.save(loaded)
