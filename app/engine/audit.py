@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -239,16 +240,12 @@ class StoredEvent:
 
 def _canonical_sqlite_time(text: str) -> bool:
     """Tell whether ``text`` has the one form SQLAlchemy writes (``2026-12-07 01:00:00.000000``); the
-    parser also accepts other separators and lengths that would read as the same time."""
-    return (
-        len(text) == 26
-        and text[4] == "-"
-        and text[7] == "-"
-        and text[10] == " "
-        and text[13] == ":"
-        and text[16] == ":"
-        and text[19] == "."
-    )
+    parser also accepts other separators, lengths and zone suffixes (``…00.0+0000``) that would read as the
+    same time."""
+    return _CANONICAL_SQLITE_TIME.fullmatch(text) is not None
+
+
+_CANONICAL_SQLITE_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}")
 
 
 @dataclass(frozen=True)

@@ -154,3 +154,19 @@ def test_any_flipped_byte_deleted_row_or_swapped_rows_is_reported(signed_trail, 
 
     assert code == 1, output
     assert "broken at" in output, output
+
+
+def test_a_time_that_reads_the_same_but_is_stored_differently_is_reported(signed_trail, pki_dir):
+    """SQLite keeps times as text, and its parser reads ``…00.000+00`` (a flipped byte in the microseconds)
+    as the same moment as ``…00.000000``: the stored text itself must be the one canonical form."""
+    with tempfile.TemporaryDirectory() as tmp:
+        copy = Path(tmp) / "copy.db"
+        shutil.copy(signed_trail, copy)
+        with sqlite3.connect(copy) as conn:
+            row_id, at = conn.execute(
+                "SELECT id, at FROM audit_events WHERE at LIKE '%.000000' ORDER BY id LIMIT 1"
+            ).fetchone()
+            conn.execute("UPDATE audit_events SET at = ? WHERE id = ?", (at[:-3] + "+00", row_id))
+        code, output = verify(copy, pki_dir)
+    assert code == 1, output
+    assert "broken at" in output, output
