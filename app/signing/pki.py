@@ -235,7 +235,9 @@ def init_pki(session: Session, settings: Settings, now: datetime | None = None) 
                 session, _load_cert(pki.org_file(org.code, "seal.pem")), org.code, None, "seal", None, now
             )
     _write_issuing_bundle(pki)
-    from .trust import load_crl_file  # the CRLs of the CAs just made, so revocation checks find them
+    from .trust import forget_trust, load_crl_file  # the CRLs of the CAs just made, for revocation checks
+
+    forget_trust()  # the files just written are read at once, not after the trust store's next look
 
     for crl_path in sorted((pki.root / "orgs").glob("*/crl.pem")):
         load_crl_file(session, settings, crl_path, now)
