@@ -553,3 +553,21 @@ def test_with_crls_required_current_crls_of_an_external_ca_let_its_certificates_
     assert response.status_code == 200, response.text
     code, output = audit_verify(portal, PORTAL_PKI_REQUIRE_CRL="true", **trust)
     assert code == 0, output
+
+
+@dataclasses.dataclass
+class CompleteHoldingTheLock(CompleteWorkItem):
+    """The completion as the executor re-runs it after a lost race: holding the write lock throughout."""
+
+    optimistic = False
+
+
+def test_a_wrong_pin_is_counted_after_a_command_that_held_the_write_lock(portal, live_portal, worker):
+    _, item = beef_waiting_for_sampling(portal, worker)
+    officer = actor(portal, OFFICER)
+
+    for attempt in (1, 2):
+        with pytest.raises(SignatureRejected, match="wrong signing PIN"):
+            portal.execute(CompleteHoldingTheLock(item.id, SAMPLING, signing=PinSigning("111111")), officer)
+        assert pin_guard(portal, OFFICER) == (attempt, None)
+    assert work_item_state(portal, item.id) == "open"
