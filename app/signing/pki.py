@@ -7,7 +7,8 @@ certificate (digitalSignature + nonRepudiation) from the organization's CA: eith
 and keeps it wrapped with the user's PIN (remote signing), or the user sends a CSR and keeps the key.
 ``portal pki revoke`` revokes a demo certificate and loads the new CRL; ``portal pki crl load`` loads any
 CA's CRL. In production the CAs are real ones: register their users' certificates (``portal pki register``)
-and point the trust settings at their root and issuing certificates.
+and point the trust settings at their root and issuing certificates. The command line runs issue,
+register, revoke and CRL load as commands (``app.engine.commands.pki``), so each leaves an audit event.
 
 Layout::
 

@@ -8,7 +8,13 @@
 * ``StoredSignatureCheck`` — re-checks a stored signature for ``portal audit verify`` and the export.
 
 Every refusal raises ``SignatureRejected`` naming the field (pin, signature, certificate, signed_at); the
-command's transaction then rolls back, so nothing is completed."""
+command's transaction then rolls back, so nothing is completed — only a wrong PIN is counted, in a small
+transaction of its own (``pin_guard``).
+
+What runs on every signed completion is kept cheap without checking less: statements are prebuilt, a
+certificate's path and validity window are worked out once per set of loaded CRLs (``verify``), trust
+files and the seal's file are looked at every 2 s, and a fresh PIN signature is not verified again (the
+key the PIN opens is checked once per certificate row to be the certificate's own key)."""
 
 from __future__ import annotations
 

@@ -3,7 +3,20 @@ the signing time, key usage, revocation (loaded CRLs), and the signature over th
 
 Path building stays simple on purpose: the signer's certificate, then issuers found by name among the
 certificates the signer sent and the configured issuing CAs, each verified with its issuer's key, until a
-trust anchor is reached (at most four levels)."""
+trust anchor is reached (at most four levels).
+
+**CRLs past their nextUpdate.** A CRL whose ``nextUpdate`` has passed at the checked moment is not
+current: its CA promised a newer one, and revocations since then are unknown. With
+``PORTAL_PKI_REQUIRE_CRL=true`` such a certificate is refused (field ``certificate``: "the CRL of … expired
+on …"), exactly as one whose CA has no CRL loaded. Without it the expired CRL still counts — a revocation it
+lists is still a revocation — and the portal logs a warning once per CRL and process.
+
+**The live path works each certificate out once.** ``check_certificate`` keeps, per certificate, trust
+store and set of loaded CRLs, the usage check, the path and its ``Validity`` window (``path_validity``);
+a check then only compares the moment with the window, and runs the full ``check_path_at`` only to name
+the reason when the moment falls outside. A property test checks that the window decides every moment as
+``check_path_at`` does.
+"""
 
 from __future__ import annotations
 
