@@ -434,6 +434,12 @@ def audit_export(declaration_no: str, out_dir: Path) -> None:
 
 
 # -- PKI ------------------------------------------------------------------------------------------------
+def _pki_admin():
+    from app.engine.executor import Actor
+
+    return Actor("cli", None, "admin")
+
+
 @main.group()
 def pki() -> None:
     """Certificates for signatures: the demo CAs, users' signing certificates, revocation lists."""
@@ -461,8 +467,9 @@ def pki_init() -> None:
 @click.option("--out", "out_file", default=None, type=click.Path(dir_okay=False, path_type=Path))
 def pki_issue(username: str, pin: str | None, csr_file: str | None, days: int, out_file: Path | None) -> None:
     """Issue a signing certificate to USERNAME (remote signing with a PIN, or from a CSR)."""
+    from app.engine.commands.pki import IssueCertificate
     from app.signing.errors import PkiError
-    from app.signing.pki import check_pin, issue_user_certificate
+    from app.signing.pki import check_pin
 
     csr = None
     if csr_file is not None:
@@ -475,12 +482,10 @@ def pki_issue(username: str, pin: str | None, csr_file: str | None, days: int, o
     if csr is None:
         check_pin(pin)
     portal = _portal()
-    with portal.db.write_session.begin() as session:
-        row = issue_user_certificate(session, portal.settings, username, pin=pin, csr_pem=csr, days=days)
-        pem = _pem(row.der)
+    issued = portal.execute(IssueCertificate(username, pin=pin, csr_pem=csr, days=days), _pki_admin())
     if out_file is not None:
-        out_file.write_text(pem)
-    click.echo(f"issued {row.subject} serial {row.serial}, valid until {row.not_after:%Y-%m-%d}")
+        out_file.write_text(_pem(issued.der))
+    click.echo(f"issued {issued.subject} serial {issued.serial}, valid until {issued.not_after:%Y-%m-%d}")
 
 
 @pki.command("register")
@@ -488,41 +493,25 @@ def pki_issue(username: str, pin: str | None, csr_file: str | None, days: int, o
 @click.argument("cert_file")
 def pki_register(username: str, cert_file: str) -> None:
     """Register a certificate a trusted CA issued to USERNAME (PEM, optionally with its issuing CAs)."""
+    from app.engine.commands.pki import RegisterCertificate
     from app.signing.errors import PkiError
-    from app.signing.pki import register_certificate
 
     try:
         pem = Path(cert_file).read_bytes()
     except OSError as exc:
         raise PkiError(f"cannot read {cert_file}: {exc.strerror or exc}", field="cert_file") from None
-    portal = _portal()
-    with portal.db.write_session.begin() as session:
-        row = register_certificate(session, portal.settings, username, pem)
-    click.echo(f"registered {row.subject} for {username}")
+    registered = _portal().execute(RegisterCertificate(username, pem), _pki_admin())
+    click.echo(f"registered {registered.subject} for {username}")
 
 
 @pki.command("revoke")
 @click.argument("username")
 def pki_revoke(username: str) -> None:
     """Revoke USERNAME's current signing certificate (demo CAs) and load the new CRL."""
-    from sqlalchemy import select
+    from app.engine.commands.pki import RevokeCertificate
 
-    from app.models import SigningCertificate, User
-    from app.signing.errors import PkiError
-    from app.signing.pki import revoke
-
-    portal = _portal()
-    with portal.db.write_session.begin() as session:
-        row = session.scalar(
-            select(SigningCertificate)
-            .join(User, User.id == SigningCertificate.user_id)
-            .where(User.username == username, SigningCertificate.retired_at.is_(None))
-            .order_by(SigningCertificate.id.desc())
-        )
-        if row is None:
-            raise PkiError(f"{username!r} has no current signing certificate", field="username")
-        path = revoke(session, portal.settings, row)
-    click.echo(f"revoked serial {row.serial}; CRL written to {path} and loaded")
+    revoked, path = _portal().execute(RevokeCertificate(username), _pki_admin())
+    click.echo(f"revoked serial {revoked.serial}; CRL written to {path} and loaded")
 
 
 @pki.group("crl")
@@ -534,13 +523,21 @@ def pki_crl() -> None:
 @click.argument("crl_file")
 def pki_crl_load(crl_file: str) -> None:
     """Check CRL_FILE (PEM or DER) against its CA and use it for every revocation check from now on."""
-    from app.signing.trust import load_crl_file
+    from app.engine.commands.pki import LoadCrl
+    from app.signing.errors import PkiError
 
-    portal = _portal()
-    with portal.db.write_session.begin() as session:
-        row = load_crl_file(session, portal.settings, Path(crl_file))
-        issuer, count = row.issuer, _revoked_count(row.der)
-    click.echo(f"loaded CRL of {issuer}: {count} revoked certificates")
+    try:
+        data = Path(crl_file).read_bytes()
+    except OSError as exc:
+        raise PkiError(f"cannot read {crl_file}: {exc.strerror or exc}", field="file") from None
+    loaded = _portal().execute(LoadCrl(data, crl_file), _pki_admin())
+    click.echo(f"loaded CRL of {loaded.issuer}: {loaded.revoked} revoked certificates")
+    if loaded.expired:
+        click.echo(
+            f"warning: this CRL expired on {loaded.next_update:%Y-%m-%d %H:%M} UTC (its nextUpdate); "
+            "load a current one",
+            err=True,
+        )
 
 
 def _pem(der: bytes) -> str:
@@ -548,12 +545,6 @@ def _pem(der: bytes) -> str:
     from cryptography.hazmat.primitives.serialization import Encoding
 
     return x509.load_der_x509_certificate(der).public_bytes(Encoding.PEM).decode("ascii")
-
-
-def _revoked_count(der: bytes) -> int:
-    from cryptography import x509
-
-    return len(list(x509.load_der_x509_crl(der)))
 
 
 @main.group()

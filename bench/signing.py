@@ -10,7 +10,11 @@
 (b) ``portal audit verify`` over 1,000,000 events generated straight into a SQLite file (25 events per
     consignment, three of them signed like a real consignment's), run as the real command.
 
-    .venv/bin/python bench/signing.py [--consignments 40] [--events 1000000]
+    .venv/bin/python bench/signing.py [--consignments 40] [--events 1000000] [--profile PREFIX]
+
+``--events 0`` skips (b). ``--profile PREFIX`` also runs cProfile over the timed completions of each
+portal, writes ``PREFIX-signed.prof`` and ``PREFIX-unsigned.prof`` and prints where the signed ones spend
+the time the unsigned ones do not (per completion; the profiler inflates every figure).
 
 Prints the figures; targets (issue 4): signing + verification under 20 % of a completion; verify of
 1,000,000 events under 60 s. Figures are never asserted in tests.
@@ -20,7 +24,9 @@ from __future__ import annotations
 
 import argparse
 import base64
+import cProfile
 import hashlib
+import pstats
 import random
 import shutil
 import sqlite3
@@ -102,6 +108,20 @@ class Variant:
         self.portal = build_portal(self.settings, clock=FixedClock(START))
         self.name, self.signed = name, signed
         self.times: dict[str, list[float]] = {step: [] for step in TIMED_STEPS}
+        self.profile: cProfile.Profile | None = None
+
+    def timed(self, step: str, command, actor: Actor | None = None):
+        """Run ``command``, timing it (and profiling it, when asked) if ``step`` is one of the timed."""
+        if step not in self.times:
+            return self.portal.execute(command, actor)
+        if self.profile is not None:
+            self.profile.enable()
+        started = time.perf_counter()
+        result = self.portal.execute(command, actor)
+        self.times[step].append(time.perf_counter() - started)
+        if self.profile is not None:
+            self.profile.disable()
+        return result
 
     def actor(self, username: str) -> Actor:
         with self.portal.db.session() as session:
@@ -111,10 +131,8 @@ class Variant:
     def run_jobs(self) -> None:
         while tickets := self.portal.execute(ClaimDueJobs("bench", 20)):
             for ticket in tickets:
-                started = time.perf_counter()
-                self.portal.execute(CompleteJob(ticket.id, "bench", RESULTS[ticket.topic](ticket)))
-                if ticket.topic == "customs.clear":
-                    self.times["clear_goods"].append(time.perf_counter() - started)
+                step = "clear_goods" if ticket.topic == "customs.clear" else ticket.topic
+                self.timed(step, CompleteJob(ticket.id, "bench", RESULTS[ticket.topic](ticket)))
 
     def complete(self, number: str, step: str, username: str, data: dict) -> None:
         with self.portal.db.session() as session:
@@ -126,11 +144,7 @@ class Variant:
                 )
             )
         signing = PinSigning(pki.DEMO_PIN) if item.signature_required else None
-        actor = self.actor(username)
-        started = time.perf_counter()
-        self.portal.execute(CompleteWorkItem(item.id, data, signing=signing), actor)
-        if step in self.times:
-            self.times[step].append(time.perf_counter() - started)
+        self.timed(step, CompleteWorkItem(item.id, data, signing=signing), self.actor(username))
 
     def consignment(self, number: str) -> None:
         registration = parse_registration(
@@ -159,7 +173,7 @@ class Variant:
         self.run_jobs()
 
 
-def completions(count: int, workdir: Path, pki_dir: Path) -> dict[str, Variant]:
+def completions(count: int, workdir: Path, pki_dir: Path, profile: bool = False) -> dict[str, Variant]:
     variants = {
         "unsigned": Variant(workdir, "unsigned", False, pki_dir),
         "signed": Variant(workdir, "signed", True, pki_dir),
@@ -171,6 +185,7 @@ def completions(count: int, workdir: Path, pki_dir: Path) -> dict[str, Variant]:
             variant.consignment(number)
     for variant in variants.values():
         variant.times = {step: [] for step in TIMED_STEPS}
+        variant.profile = cProfile.Profile() if profile else None
     for _ in range(count):
         number = f"10{rng.randrange(10**9, 10**10)}"
         for variant in variants.values():  # side by side: the same consignment on both, one after the other
@@ -223,9 +238,32 @@ def signing_costs(variant: Variant) -> list[str]:
             verify_client_signature(session, settings, actor, signing, lambda _at: payload, START)
         client = (time.perf_counter() - started) / runs
     return [
-        f"remote signing (PIN → key, sign, verify signature + certificate): {remote * 1000:.2f} ms",
+        f"remote signing (key row + PIN guard, PIN → key, certificate check, sign): {remote * 1000:.2f} ms",
         f"client signature check (certificate path, CRL, registration, signature): {client * 1000:.2f} ms",
     ]
+
+
+def report_profile(variants: dict[str, Variant], prefix: str) -> list[str]:
+    """Write both profiles; list the functions whose cumulative time per completion grew most."""
+    stats = {}
+    for name, variant in variants.items():
+        variant.profile.dump_stats(f"{prefix}-{name}.prof")
+        stats[name] = pstats.Stats(variant.profile).stats
+    completed = sum(len(t) for t in variants["signed"].times.values())
+    grew = []
+    for key, signed in stats["signed"].items():
+        if not key[0].startswith(str(PROJECT_ROOT / "app")) and "cryptography" not in key[0]:
+            continue  # the portal's own functions and the cryptography calls; the rest is inside them
+        unsigned = stats["unsigned"].get(key, (0, 0, 0, 0, {}))
+        grew.append(((signed[3] - unsigned[3]) / completed * 1000, signed[1] - unsigned[1], key))
+    grew.sort(reverse=True)
+    lines = [
+        f"profile in {prefix}-signed.prof and {prefix}-unsigned.prof (the times above include the profiler)",
+        "cumulative ms per timed completion, signed minus unsigned (the portal's functions, cryptography):",
+    ]
+    for ms, calls, (path, line, function) in grew[:30]:
+        lines.append(f"  {ms:7.3f} {calls:+6d}  {Path(path).name}:{line}({function})")
+    return lines
 
 
 # -- (b) audit verify over many events -----------------------------------------------------------------------
@@ -363,6 +401,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--consignments", type=int, default=40)
     parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--profile", metavar="PREFIX", help="also profile the timed completions (cProfile)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-signing-") as tmp:
         workdir = Path(tmp)
@@ -370,9 +409,12 @@ def main() -> None:
         print(
             f"(a) {args.consignments} consignments on each portal, alternating (SQLite, in-process commands)"
         )
-        variants = completions(args.consignments, workdir, pki_dir)
+        variants = completions(args.consignments, workdir, pki_dir, profile=bool(args.profile))
         for line in report_completions(variants):
             print("    " + line)
+        if args.profile:
+            for line in report_profile(variants, args.profile):
+                print("    " + line)
         for line in signing_costs(variants["signed"]):
             print("    " + line)
         for variant in variants.values():

@@ -51,6 +51,10 @@ def localized_reason(error: dict[str, Any], gettext: Callable[[str], str]) -> st
             return gettext(message)
     if code in _BY_CODE:
         return gettext(_BY_CODE[code]) % {"limit": error.get("limit", ""), "name": error.get("name", "")}
+    template = getattr(error.get("reason"), "template", None)  # app.signing.errors.Reason: values in it
+    if template is not None:
+        translated = gettext(template) % error["reason"].params
+        return translated[:1].upper() + translated[1:]
     reason = str(error.get("reason", ""))
     translated = gettext(reason)
     if translated == reason:

@@ -9,7 +9,7 @@ from .consignments import Consignment, TimelineEvent
 from .notifications import Notification, OutboundEmail
 from .organizations import ApiToken, Organization, User
 from .process import MessageInbox, ModelVersion, ProcessInstance
-from .signing import RevocationList, SigningCertificate
+from .signing import RevocationList, SigningCertificate, SigningPinGuard
 from .statistics import ClearanceWeek, SlaCounter, StepDurationBucket
 from .studio import ModelDraft
 from .work import AuditEvent, AuditHead, Escalation, Job, WorkItem
@@ -33,6 +33,7 @@ __all__ = [
     "ProcessInstance",
     "RevocationList",
     "SigningCertificate",
+    "SigningPinGuard",
     "SimulatedClockState",
     "SlaCounter",
     "StepDurationBucket",

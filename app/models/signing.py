@@ -51,3 +51,17 @@ class RevocationList(Base):
     next_update: Mapped[datetime | None]
     der: Mapped[bytes] = mapped_column(LargeBinary)
     loaded_at: Mapped[datetime]
+
+
+class SigningPinGuard(Base):
+    """Wrong signing PINs of one user in a row, and until when the user's remote signing is locked.
+
+    Written in its own small transaction (``app/signing/pin_guard.py``), so the count survives the refused
+    command's rollback and holds across every portal process."""
+
+    __tablename__ = "signing_pin_guards"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True, autoincrement=False)
+    failures: Mapped[int] = mapped_column(default=0)
+    locked_until: Mapped[datetime | None]
+    last_failure_at: Mapped[datetime | None]

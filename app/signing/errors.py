@@ -2,7 +2,22 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from app.engine.errors import PortalError
+
+
+class Reason(str):
+    """A reason with values in it (a time, a count) that pages can still translate: it reads as the English
+    text, and carries the catalog's ``template`` and its ``params`` (see ``app.forms.messages``)."""
+
+    template: str
+    params: dict[str, Any]
+
+    def __new__(cls, template: str, **params: Any) -> Reason:
+        reason = super().__new__(cls, template % params)
+        reason.template, reason.params = template, params
+        return reason
 
 
 class SignatureRejected(PortalError):

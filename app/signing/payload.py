@@ -12,6 +12,7 @@ and the one it rebuilds to check a client's signature, so a signature covers exa
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -64,4 +65,41 @@ def decision_payload(
         "signer": {"user": signer, "organization": organization},
         "signed_at": signed_at,
     }
-    return rfc8785.dumps(body)
+    return canonical_json(body)
+
+
+def canonical_json(value: Any) -> bytes:
+    """The RFC 8785 canonical JSON of ``value``.
+
+    Values without floats — what a decision holds: str, int, bool, None, lists and dicts — take the
+    standard library's C encoder, which gives RFC 8785's bytes for them (sorted keys, no spaces, minimal
+    escapes with lowercase ``\\u00xx``, raw UTF-8) several times faster; anything else (floats, integers
+    beyond 2**53, keys whose UTF-16 order may differ from code point order, other types, unpaired
+    surrogates) goes to ``rfc8785`` itself. A property test checks the equivalence."""
+    if _plain(value):
+        try:
+            return _ENCODER.encode(value).encode("utf-8")
+        except UnicodeEncodeError:  # an unpaired surrogate: let rfc8785 refuse it
+            pass
+    return rfc8785.dumps(value)
+
+
+_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+_INT_LIMIT = 2**53 - 1
+
+
+def _plain(value: Any) -> bool:
+    kind = type(value)
+    if kind is str or kind is bool or value is None:
+        return True
+    if kind is int:
+        return -_INT_LIMIT <= value <= _INT_LIMIT
+    if kind is dict:
+        for key, item in value.items():
+            # keys below U+D800 sort the same by code point (Python) and by UTF-16 unit (RFC 8785)
+            if type(key) is not str or not (key.isascii() or max(key) < "\ud800") or not _plain(item):
+                return False
+        return True
+    if kind is list or kind is tuple:
+        return all(_plain(item) for item in value)
+    return False

@@ -7,7 +7,8 @@ certificate (digitalSignature + nonRepudiation) from the organization's CA: eith
 and keeps it wrapped with the user's PIN (remote signing), or the user sends a CSR and keeps the key.
 ``portal pki revoke`` revokes a demo certificate and loads the new CRL; ``portal pki crl load`` loads any
 CA's CRL. In production the CAs are real ones: register their users' certificates (``portal pki register``)
-and point the trust settings at their root and issuing certificates.
+and point the trust settings at their root and issuing certificates. The command line runs issue,
+register, revoke and CRL load as commands (``app.engine.commands.pki``), so each leaves an audit event.
 
 Layout::
 
@@ -235,7 +236,9 @@ def init_pki(session: Session, settings: Settings, now: datetime | None = None) 
                 session, _load_cert(pki.org_file(org.code, "seal.pem")), org.code, None, "seal", None, now
             )
     _write_issuing_bundle(pki)
-    from .trust import load_crl_file  # the CRLs of the CAs just made, so revocation checks find them
+    from .trust import forget_trust, load_crl_file  # the CRLs of the CAs just made, for revocation checks
+
+    forget_trust()  # the files just written are read at once, not after the trust store's next look
 
     for crl_path in sorted((pki.root / "orgs").glob("*/crl.pem")):
         load_crl_file(session, settings, crl_path, now)

@@ -8,7 +8,13 @@
 * ``StoredSignatureCheck`` — re-checks a stored signature for ``portal audit verify`` and the export.
 
 Every refusal raises ``SignatureRejected`` naming the field (pin, signature, certificate, signed_at); the
-command's transaction then rolls back, so nothing is completed."""
+command's transaction then rolls back, so nothing is completed — only a wrong PIN is counted, in a small
+transaction of its own (``pin_guard``).
+
+What runs on every signed completion is kept cheap without checking less: statements are prebuilt, a
+certificate's path and validity window are worked out once per set of loaded CRLs (``verify``), trust
+files and the seal's file are looked at every 2 s, and a fresh PIN signature is not verified again (the
+key the PIN opens is checked once per certificate row to be the certificate's own key)."""
 
 from __future__ import annotations
 
@@ -17,23 +23,34 @@ import binascii
 import functools
 import hashlib
 import json
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from cryptography import x509
-from sqlalchemy import select
+from cryptography.hazmat.primitives.hashes import SHA256
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from app.engine.audit import EventSignature, StoredEvent
-from app.models import Consignment, SigningCertificate, WorkItem
+from app.models import Consignment, SigningCertificate, SigningPinGuard, WorkItem
 from app.settings import Settings
 
-from . import keys, pki
+from . import keys, pin_guard, pki
 from .errors import PkiError, SignatureRejected
 from .payload import decision_payload, parse_signing_time, signing_time
-from .trust import current_crl, load_trust
-from .verify import build_path, check_certificate, check_path_at, check_signature, check_signer_usage
+from .trust import current_crls, load_trust
+from .verify import (
+    Validity,
+    build_path,
+    check_certificate,
+    check_path_at,
+    check_signature,
+    check_signer_usage,
+    path_validity,
+)
 
 
 @dataclass(frozen=True)
@@ -123,20 +140,14 @@ def sign_remotely(
     """Open the user's key with the PIN, check the certificate at ``at``, sign ``payload``; return the
     signature and the certificate's row (``id``, ``fingerprint``, ``der``).
 
-    :raises SignatureRejected: no remote-signing certificate, wrong PIN, expired or revoked certificate.
+    No verification of the fresh signature follows: the key the PIN opens (AES-GCM, so exactly the key that
+    was wrapped) is checked once per certificate row to be the certificate's own key, so a signature it
+    makes verifies with the certificate by construction.
+
+    :raises SignatureRejected: no remote-signing certificate, wrong PIN (counted: ``pin_guard``), signing
+    locked after too many wrong PINs, expired or revoked certificate.
     """
-    c = SigningCertificate.__table__.c  # a plain row: this runs on every signed completion
-    row = session.execute(
-        select(c.id, c.fingerprint, c.der, c.encrypted_key)
-        .where(
-            c.user_id == user.user_id,
-            c.purpose == "personal",
-            c.retired_at.is_(None),
-            c.encrypted_key.is_not(None),
-        )
-        .order_by(c.id.desc())
-        .limit(1)
-    ).first()
+    row = session.execute(_PERSONAL_KEY, {"user_id": user.user_id}).first()
     if row is None:
         raise SignatureRejected(
             "you have no remote-signing certificate; an administrator issues one (portal pki issue)",
@@ -144,17 +155,51 @@ def sign_remotely(
         )
     if not isinstance(pin, str) or not pin:
         raise SignatureRejected("type your signing PIN", field="pin")
+    pin_guard.refuse_if_locked(row.locked_until, at)
     try:
         key = keys.unwrap_with_pin(
             row.encrypted_key, pin, _pepper(settings.pki_passphrase), user.username.encode()
         )
     except keys.WrongPin:
-        raise SignatureRejected("wrong signing PIN", field="pin") from None
-    cert = _certificate(row.der)
-    check_certificate(cert, [], _trust(settings), session, at, settings)
-    signature = keys.sign(key, payload)
-    check_signature(cert, signature, payload)
-    return signature, row
+        message = pin_guard.count_wrong_pin(session, user.user_id, row.failures or 0, at)
+        raise SignatureRejected(message, field="pin") from None
+    if row.failures:
+        pin_guard.reset(session, user.user_id)
+    cert, fingerprint = _certificate(row.der)
+    check_certificate(cert, [], _trust(settings), session, at, settings, fingerprint)
+    if (row.id, row.encrypted_key) not in _keys_of_certificates:
+        if _public_der(key.public_key()) != _public_der(cert.public_key()):
+            raise SignatureRejected(
+                "the key the portal holds for you does not belong to your certificate; ask an "
+                "administrator to issue a new one (portal pki issue)",
+                field="pin",
+            )
+        _keys_of_certificates.add((row.id, row.encrypted_key))
+    return keys.sign(key, payload), row
+
+
+_C = SigningCertificate.__table__.c
+_G = SigningPinGuard.__table__.c
+# Prebuilt (its cache key is computed once): this runs on every signed completion. A plain row, with the
+# user's PIN guard, read in the command's transaction.
+_PERSONAL_KEY = (
+    select(_C.id, _C.fingerprint, _C.der, _C.encrypted_key, _G.failures, _G.locked_until)
+    .select_from(SigningCertificate.__table__.outerjoin(SigningPinGuard.__table__, _G.user_id == _C.user_id))
+    .where(
+        _C.user_id == bindparam("user_id"),
+        _C.purpose == "personal",
+        _C.retired_at.is_(None),
+        _C.encrypted_key.is_not(None),
+    )
+    .order_by(_C.id.desc())
+    .limit(1)
+)
+# (certificate row id, wrapped key) pairs whose key was seen to be the certificate's key
+_keys_of_certificates: set[tuple[int, bytes]] = set()
+
+
+def _public_der(public_key) -> bytes:
+    return public_key.public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
 
 
 def verify_client_signature(
@@ -164,8 +209,9 @@ def verify_client_signature(
     signing: ClientSigning,
     build_payload,
     now: datetime,
-) -> tuple[bytes, bytes, SigningCertificate]:
-    """Check a client's detached signature; return (payload, signature, registered certificate).
+) -> tuple[bytes, bytes, Any]:
+    """Check a client's detached signature; return (payload, signature, registered certificate's row:
+    ``id``, ``fingerprint``, ``user_id``, ``purpose``, ``retired_at``).
 
     ``build_payload(signed_at)`` rebuilds the bytes the client should have signed.
     """
@@ -191,10 +237,9 @@ def verify_client_signature(
     except (binascii.Error, ValueError):
         raise SignatureRejected("is not base64", field="signature") from None
     cert = chain[0]
-    check_certificate(cert, chain[1:], _trust(settings), session, signed_at, settings)
-    row = session.scalar(
-        select(SigningCertificate).where(SigningCertificate.fingerprint == pki.fingerprint(cert))
-    )
+    fingerprint = cert.fingerprint(SHA256())
+    check_certificate(cert, chain[1:], _trust(settings), session, signed_at, settings, fingerprint)
+    row = session.execute(_REGISTERED, {"fingerprint": fingerprint.hex()}).first()
     if row is None or row.user_id != user.user_id or row.purpose != "personal":
         raise SignatureRejected(
             f"is not registered as {user.username}'s signing certificate (portal pki register)",
@@ -209,18 +254,28 @@ def verify_client_signature(
     return payload, signature, row
 
 
+_REGISTERED = select(_C.id, _C.fingerprint, _C.user_id, _C.purpose, _C.retired_at).where(
+    _C.fingerprint == bindparam("fingerprint")
+)
+
+
 def seal_system_decision(
     ctx, consignment: Consignment, task_id: str, step_id: str, step_name: str, data: dict[str, Any]
 ) -> EventSignature:
     """Sign a decision the portal takes on its own (the clearance) with the portal organization's seal."""
     settings, session = ctx.settings, ctx.session
     organization = settings.pki_system_organization
-    cert, key = _seal(str(settings.pki_dir), organization, settings.pki_passphrase, _seal_mtime(settings))
-    fingerprint = pki.fingerprint(cert)
-    c = SigningCertificate.__table__.c
-    row = session.execute(select(c.id, c.fingerprint).where(c.fingerprint == fingerprint)).first()
-    if row is None:
-        row = pki._register(session, cert, organization, None, "seal", None, ctx.now)
+    seal = _seal(settings)
+    known = (str(session.get_bind().url), seal.fingerprint)
+    row_id = _seal_rows.get(known)
+    if row_id is None:
+        # Certificate rows are never deleted, so a committed row's id stays right (as for the CRL cache).
+        row = session.execute(_SEAL_ROW, {"fingerprint": seal.fingerprint}).first()
+        if row is not None:
+            _seal_rows[known] = row_id = row.id
+        else:
+            row_id = pki._register(session, seal.cert, organization, None, "seal", None, ctx.now).id
+            ctx.after_commit.append(lambda: _seal_rows.__setitem__(known, row_id))
     payload = decision_payload(
         declaration_no=consignment.declaration_no,
         task_id=task_id,
@@ -232,9 +287,37 @@ def seal_system_decision(
         organization=organization,
         signed_at=signing_time(ctx.now),
     )
-    check_certificate(cert, [], _trust(settings), session, ctx.now, settings)
-    signature = keys.sign(key, payload)
-    return EventSignature(base64.b64encode(signature).decode("ascii"), payload, row.id, row.fingerprint)
+    check_certificate(seal.cert, [], _trust(settings), session, ctx.now, settings, seal.fingerprint_bytes)
+    signature = keys.sign(seal.key, payload)
+    return EventSignature(base64.b64encode(signature).decode("ascii"), payload, row_id, seal.fingerprint)
+
+
+_SEAL_ROW = select(_C.id).where(_C.fingerprint == bindparam("fingerprint"))
+_seal_rows: dict[tuple[str, str], int] = {}  # (database URL, seal fingerprint) -> certificate row id
+
+
+@dataclass(frozen=True)
+class _Seal:
+    cert: x509.Certificate
+    key: Any
+    fingerprint: str  # hex, as stored
+    fingerprint_bytes: bytes
+
+
+SEAL_RECHECK_SECONDS = 2.0
+_seal_checked: dict[tuple[str, str, str], tuple[float, _Seal]] = {}
+
+
+def _seal(settings: Settings) -> _Seal:
+    """The portal's seal, re-read when its file changed (looked at at most every ``SEAL_RECHECK_SECONDS``)."""
+    key = (str(settings.pki_dir), settings.pki_system_organization, settings.pki_passphrase)
+    cached = _seal_checked.get(key)
+    now = time.monotonic()
+    if cached is not None and now - cached[0] < SEAL_RECHECK_SECONDS:
+        return cached[1]
+    seal = _load_seal(*key, _seal_mtime(settings))
+    _seal_checked[key] = (now, seal)
+    return seal
 
 
 def _seal_mtime(settings: Settings) -> float:
@@ -247,8 +330,10 @@ def _seal_mtime(settings: Settings) -> float:
 
 
 @functools.lru_cache(maxsize=16)
-def _seal(pki_dir: str, organization: str, passphrase: str, _mtime: float):
-    return pki.seal_key(Settings(pki_dir=pki_dir, pki_passphrase=passphrase), organization)
+def _load_seal(pki_dir: str, organization: str, passphrase: str, _mtime: float) -> _Seal:
+    cert, key = pki.seal_key(Settings(pki_dir=pki_dir, pki_passphrase=passphrase), organization)
+    fingerprint = cert.fingerprint(SHA256())
+    return _Seal(cert, key, fingerprint.hex(), fingerprint)
 
 
 @functools.lru_cache(maxsize=8)
@@ -257,8 +342,10 @@ def _pepper(passphrase: str) -> bytes:
 
 
 @functools.lru_cache(maxsize=1024)
-def _certificate(der: bytes) -> x509.Certificate:
-    return x509.load_der_x509_certificate(der)
+def _certificate(der: bytes) -> tuple[x509.Certificate, bytes]:
+    """A registered certificate, parsed, and its SHA-256."""
+    cert = x509.load_der_x509_certificate(der)
+    return cert, cert.fingerprint(SHA256())
 
 
 def _trust(settings: Settings):
@@ -274,10 +361,10 @@ class StoredSignatureCheck:
     def __init__(self, session: Session, settings: Settings) -> None:
         self.session, self.settings = session, settings
         self.trust = load_trust(settings)
+        self.crls = current_crls(session)  # one snapshot of the loaded CRLs for the whole run
         self.window = timedelta(seconds=settings.signing_window_seconds)
         self._paths: dict[bytes, tuple[list[x509.Certificate] | None, str | None]] = {}
-        self._crls: dict[bytes, x509.CertificateRevocationList | None] = {}
-        self._windows: dict[bytes, tuple[datetime, datetime]] = {}
+        self._validities: dict[bytes, Validity] = {}
 
     def __call__(self, event: StoredEvent, der: bytes) -> str | None:
         payload = event.signed_payload or b""
@@ -304,35 +391,15 @@ class StoredSignatureCheck:
             return f"its certificate {problem}"
         if not keys.signature_holds(path[0].public_key(), signature, payload):
             return "its signature does not verify against its certificate"
-        start, end = self._window(der, path)
-        if not start <= signed_at < end:  # only then find out exactly why
+        validity = self._validities.get(der)
+        if validity is None:  # when signatures with this certificate are good, worked out once
+            validity = self._validities[der] = path_validity(path, self.crls)
+        if not validity.holds_at(signed_at, self.settings.pki_require_crl):  # only then find out why
             try:
-                check_path_at(path, signed_at, self.session, self.settings, self._crl)
+                check_path_at(path, signed_at, self.crls, self.settings)
             except SignatureRejected as exc:
                 return f"its certificate {exc.message}"
         return None
-
-    def _window(self, der: bytes, path: list[x509.Certificate]) -> tuple[datetime, datetime]:
-        """When signatures with this certificate are good: every certificate of the path valid and none
-        revoked yet (computed once per certificate)."""
-        if der not in self._windows:
-            start = max(c.not_valid_before_utc for c in path)
-            end = min(c.not_valid_after_utc for c in path) + timedelta(microseconds=1)
-            for cert, issuer in zip(path, path[1:], strict=False):
-                crl = self._crl(issuer.subject)
-                entry = crl.get_revoked_certificate_by_serial_number(cert.serial_number) if crl else None
-                if entry is not None:
-                    end = min(end, entry.revocation_date_utc)
-            if self.settings.pki_require_crl and any(self._crl(c.subject) is None for c in path[1:]):
-                end = start  # always ask check_path_at, which names the missing CRL
-            self._windows[der] = (start, end)
-        return self._windows[der]
-
-    def _crl(self, issuer: x509.Name) -> x509.CertificateRevocationList | None:
-        key = issuer.public_bytes()
-        if key not in self._crls:
-            self._crls[key] = current_crl(self.session, issuer)
-        return self._crls[key]
 
     def _path(self, der: bytes) -> tuple[list[x509.Certificate] | None, str | None]:
         if der not in self._paths:

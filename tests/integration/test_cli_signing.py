@@ -110,3 +110,55 @@ def test_an_uninitialized_database_is_a_clear_message(tmp_path, pki_dir):
     )
     assert done.returncode == 1
     assert "Traceback" not in done.stderr and "error:" in done.stderr, done.stderr
+
+
+def test_the_pki_administrators_actions_are_on_the_sealed_audit_trail(database_url, pki_dir, tmp_path):
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.x509.oid import NameOID
+    from sqlalchemy import create_engine, select
+
+    from app.models import AuditEvent
+    from app.signing.keys import new_signing_key
+    from tests.external_ca import ExternalCa
+
+    ca = ExternalCa(tmp_path / "ca")
+    env = {"PORTAL_DATABASE_URL": database_url, "PORTAL_PKI_DIR": str(pki_dir), **ca.trust_env(pki_dir)}
+
+    def portal(*args: str):
+        result = CliRunner().invoke(main, list(args), env=env)
+        assert result.exit_code == 0 and "Traceback" not in result.output, result.output
+        return result.output
+
+    csr = tmp_path / "manager.csr"
+    csr.write_bytes(
+        x509.CertificateSigningRequestBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "manager.raho6")]))
+        .sign(new_signing_key(), hashes.SHA256())
+        .public_bytes(serialization.Encoding.PEM)
+    )
+    engine = create_engine(database_url)
+    with engine.connect() as conn:
+        first_new = conn.scalar(select(AuditEvent.id).order_by(AuditEvent.id.desc()).limit(1)) or 0
+
+    portal("pki", "issue", "officer.raho6", "--pin", "246810")
+    portal("pki", "issue", "manager.raho6", "--csr", str(csr))
+    portal("pki", "register", "officer.nafiqad", str(ca.issue("officer.nafiqad", "Phạm Văn Dũng").path))
+    crl_file = portal("pki", "revoke", "officer.raho6").split("CRL written to ")[1].split(" and loaded")[0]
+    portal("pki", "crl", "load", crl_file)
+    verified = portal("audit", "verify")
+
+    with engine.connect() as conn:
+        events = conn.execute(
+            select(AuditEvent.action, AuditEvent.actor, AuditEvent.consignment_id)
+            .where(AuditEvent.id > first_new)
+            .order_by(AuditEvent.id)
+        ).all()
+    engine.dispose()
+    assert [tuple(e) for e in events] == [
+        ("certificate_issued", "cli", None),
+        ("certificate_issued", "cli", None),
+        ("certificate_registered", "cli", None),
+        ("certificate_revoked", "cli", None),
+        ("crl_loaded", "cli", None),
+    ]
+    assert "audit trail intact" in verified and "every signature verified" in verified, verified

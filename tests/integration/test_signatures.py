@@ -8,18 +8,31 @@ time — is refused with a 422 naming the field, and the database is exactly as 
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
+import logging
+import threading
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from click.testing import CliRunner
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509.oid import NameOID
 from sqlalchemy import select
+from werkzeug.serving import make_server
 
+from app import create_app
 from app.cli import main
-from app.models import AuditEvent, Consignment, SigningCertificate, User
+from app.engine.commands import CompleteWorkItem
+from app.models import AuditEvent, Consignment, SigningCertificate, SigningPinGuard, User
+from app.services import build_portal
 from app.signing import keys, pki
+from app.signing.errors import SignatureRejected
+from app.signing.pin_guard import PIN_ATTEMPTS, PIN_LOCK
+from app.signing.service import PinSigning
+from tests.external_ca import ExternalCa
 from tests.integration.test_bad_input import (
     api,
     assert_refused,
@@ -34,6 +47,7 @@ from tests.procedure import (
     PASS,
     PAYMENT,
     SAMPLING,
+    actor,
     completes,
     consignment,
     trader_countersigns,
@@ -91,13 +105,60 @@ def signed_events(portal, declaration_no: str) -> list[AuditEvent]:
         )
 
 
-def audit_verify(portal) -> tuple[int, str]:
+def audit_verify(portal, **env: str) -> tuple[int, str]:
     env = {
         "PORTAL_DATABASE_URL": portal.settings.database_url,
         "PORTAL_PKI_DIR": str(portal.settings.pki_dir),
+        **env,
     }
     result = CliRunner().invoke(main, ["audit", "verify"], env=env)
     return result.exit_code, result.output
+
+
+def all_but_pin_guards(tables: dict[str, list[tuple]]) -> dict[str, list[tuple]]:
+    """A snapshot without the PIN attempt counters, which a wrong PIN updates on purpose."""
+    return {name: rows for name, rows in tables.items() if name != "signing_pin_guards"}
+
+
+def pin_guard(portal, username: str) -> tuple[int, datetime | None] | None:
+    """(wrong PINs in a row, locked until) of the user, as every portal process sees it."""
+    with portal.db.session() as session:
+        row = session.execute(
+            select(SigningPinGuard.failures, SigningPinGuard.locked_until)
+            .join(User, User.id == SigningPinGuard.user_id)
+            .where(User.username == username)
+        ).first()
+        return tuple(row) if row is not None else None
+
+
+@contextmanager
+def another_portal(portal, clock, **settings):
+    """A second portal process on the same database (its own engine and caches), configured with
+    ``settings``, serving the API over real HTTP."""
+    other = build_portal(dataclasses.replace(portal.settings, **settings), clock=clock)
+    server = make_server("127.0.0.1", 0, create_app(portal=other), threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield other, f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        other.close()
+
+
+def cli(portal, *args: str, **env: str):
+    result = CliRunner().invoke(
+        main,
+        list(args),
+        env={
+            "PORTAL_DATABASE_URL": portal.settings.database_url,
+            "PORTAL_PKI_DIR": str(portal.settings.pki_dir),
+            **env,
+        },
+    )
+    assert "Traceback" not in result.output, result.output
+    return result
 
 
 def foreign_ca_certificate(username: str, key) -> str:
@@ -251,8 +312,9 @@ def test_a_wrong_signing_pin_is_refused_and_nothing_is_completed(portal, live_po
     response = api(live_portal, "POST", f"/work-items/{item.id}/complete", OFFICER, json={"data": SAMPLING})
     assert_refused(response, 422, "pin", "must be signed")
 
-    assert snapshot(portal) == before
+    assert all_but_pin_guards(snapshot(portal)) == all_but_pin_guards(before)
     assert work_item_state(portal, item.id) == "open"
+    assert pin_guard(portal, OFFICER) == (1, None)  # the wrong PIN is counted; nothing else changed
 
 
 def test_a_signature_made_with_another_key_is_refused_and_nothing_is_completed(portal, live_portal, worker):
@@ -384,5 +446,198 @@ def test_the_result_and_the_clearance_need_their_signatures_too(portal, live_por
 
     assert_refused(submits_form(live_portal, OFFICER, result.id, PASS, pin="000000"), 422, "pin", "wrong")
 
-    assert snapshot(portal) == before
+    assert all_but_pin_guards(snapshot(portal)) == all_but_pin_guards(before)
     assert consignment(portal, number).status == "in_progress"
+
+
+def test_a_revoked_certificate_is_refused_for_pin_signing_too(portal, live_portal, worker, clock):
+    _, item = beef_waiting_for_sampling(portal, worker)
+    with portal.db.write_session.begin() as session:  # the certificate whose key the portal holds
+        row = session.scalar(
+            select(SigningCertificate)
+            .join(User, User.id == SigningCertificate.user_id)
+            .where(User.username == OFFICER, SigningCertificate.retired_at.is_(None))
+        )
+        pki.revoke(session, portal.settings, row, now=clock.now() - timedelta(minutes=30))
+    before = snapshot(portal)
+
+    response = submits_form(live_portal, OFFICER, item.id, SAMPLING, pin=pki.DEMO_PIN)
+
+    assert_refused(response, 422, "certificate", "revoked on")
+    assert snapshot(portal) == before
+    assert work_item_state(portal, item.id) == "open"
+
+
+# -- the PIN attempt limit ----------------------------------------------------------------------------------
+def test_five_wrong_pins_lock_remote_signing_for_a_quarter_of_an_hour_in_every_portal_process(
+    portal, live_portal, worker, clock
+):
+    _, item = beef_waiting_for_sampling(portal, worker)
+    before = snapshot(portal)
+    officer = actor(portal, OFFICER)
+
+    with another_portal(portal, clock) as (second, _):  # a second web worker: its own engine and caches
+        for attempt in range(1, PIN_ATTEMPTS):
+            if attempt % 2:
+                response = submits_form(live_portal, OFFICER, item.id, SAMPLING, pin="111111")
+                assert_refused(response, 422, "pin", "wrong signing PIN")
+            else:
+                with pytest.raises(SignatureRejected, match="wrong signing PIN"):
+                    second.execute(CompleteWorkItem(item.id, SAMPLING, signing=PinSigning("222222")), officer)
+            assert pin_guard(portal, OFFICER) == (attempt, None)
+
+        fifth = submits_form(live_portal, OFFICER, item.id, SAMPLING, pin="333333")
+        until = clock.now() + PIN_LOCK
+        assert_refused(fifth, 422, "pin", f"locked after 5 wrong PINs until {until:%Y-%m-%dT%H:%M:%S}Z")
+        assert pin_guard(portal, OFFICER) == (0, until)
+
+        # While locked even the right PIN is refused — in this process and in the other one.
+        right = submits_form(live_portal, OFFICER, item.id, SAMPLING, pin=pki.DEMO_PIN)
+        assert_refused(right, 422, "pin", "locked")
+        with pytest.raises(SignatureRejected, match="locked"):
+            second.execute(CompleteWorkItem(item.id, SAMPLING, signing=PinSigning(pki.DEMO_PIN)), officer)
+        assert all_but_pin_guards(snapshot(portal)) == all_but_pin_guards(before)
+        assert work_item_state(portal, item.id) == "open"
+
+    clock.advance(PIN_LOCK - timedelta(seconds=1))
+    assert_refused(
+        submits_form(live_portal, OFFICER, item.id, SAMPLING, pin=pki.DEMO_PIN), 422, "pin", "locked"
+    )
+    clock.advance(timedelta(seconds=1))
+    assert submits_form(live_portal, OFFICER, item.id, SAMPLING, pin=pki.DEMO_PIN).status_code == 200
+    assert work_item_state(portal, item.id) == "completed"
+
+
+def test_the_right_pin_starts_the_count_again(portal, live_portal, worker):
+    number, sampling = beef_waiting_for_sampling(portal, worker)
+    for _ in range(PIN_ATTEMPTS - 1):
+        assert_refused(submits_form(live_portal, OFFICER, sampling.id, SAMPLING, pin="111111"), 422, "pin")
+    assert submits_form(live_portal, OFFICER, sampling.id, SAMPLING, pin=pki.DEMO_PIN).status_code == 200
+    assert pin_guard(portal, OFFICER) == (0, None)
+
+    result = the_work_item(portal, number, "publish_result")
+    for _ in range(PIN_ATTEMPTS - 1):
+        assert_refused(submits_form(live_portal, OFFICER, result.id, PASS, pin="111111"), 422, "pin", "wrong")
+    assert submits_form(live_portal, OFFICER, result.id, PASS, pin=pki.DEMO_PIN).status_code == 200
+
+
+# -- production trust: an external CA -----------------------------------------------------------------------
+def test_a_certificate_from_a_configured_external_ca_signs_through_the_client_path(
+    portal, live_portal, worker, clock, tmp_path
+):
+    _, item = beef_waiting_for_sampling(portal, worker)
+    ca = ExternalCa(tmp_path / "ca")
+    officer = ca.issue(OFFICER, "Trần Thị Bích")
+    trust = ca.trust_env(portal.settings.pki_dir)
+
+    untrusted = cli(portal, "pki", "register", OFFICER, str(officer.path))
+    assert untrusted.exit_code == 1 and "not issued by a trusted CA" in untrusted.output, untrusted.output
+    registered = cli(portal, "pki", "register", OFFICER, str(officer.path), **trust)
+    assert registered.exit_code == 0 and "registered" in registered.output, registered.output
+
+    with another_portal(portal, clock, **ca.trust_settings(portal.settings.pki_dir)) as (_, url):
+        offered = signing_payload(url, OFFICER, item.id, SAMPLING)
+        signature = officer.sign(base64.b64decode(offered["payload_base64"]))
+        response = submits_signed_form(
+            url, OFFICER, item.id, SAMPLING, signature, officer.pem, offered["signed_at"]
+        )
+
+    assert response.status_code == 200, response.text
+    assert work_item_state(portal, item.id) == "completed"
+    code, output = audit_verify(portal, **trust)
+    assert code == 0 and "every signature verified" in output, output
+    code, output = audit_verify(portal)  # without the external CA configured, its signature does not hold
+    assert code == 1 and "not issued by a trusted CA" in output, output
+
+
+def test_with_crls_required_a_ca_without_a_loaded_crl_or_with_an_expired_one_is_refused(
+    portal, live_portal, worker, clock, tmp_path, caplog
+):
+    _, item = beef_waiting_for_sampling(portal, worker)
+    ca = ExternalCa(tmp_path / "ca")
+    officer = ca.issue(OFFICER, "Trần Thị Bích")
+    trust = ca.trust_env(portal.settings.pki_dir)
+    assert cli(portal, "pki", "register", OFFICER, str(officer.path), **trust).exit_code == 0
+    now = clock.now()
+
+    def submit(url: str):
+        offered = signing_payload(url, OFFICER, item.id, SAMPLING)
+        signature = officer.sign(base64.b64decode(offered["payload_base64"]))
+        return submits_signed_form(
+            url, OFFICER, item.id, SAMPLING, signature, officer.pem, offered["signed_at"]
+        )
+
+    required = {**ca.trust_settings(portal.settings.pki_dir), "pki_require_crl": True}
+    before = snapshot(portal)
+    with another_portal(portal, clock, **required) as (_, url):
+        assert_refused(submit(url), 422, "certificate", "no CRL is loaded for CN=Example Signing CA G1")
+    assert snapshot(portal) == before
+
+    # CRLs of both CAs, loaded from the command line, but both past their nextUpdate by the portal's clock.
+    for name, of_root in (("issuing-old.crl", False), ("root-old.crl", True)):
+        old = ca.crl(
+            name, of_root=of_root, this_update=now - timedelta(days=40), next_update=now - timedelta(days=10)
+        )
+        loaded = cli(portal, "pki", "crl", "load", str(old), **trust)
+        assert loaded.exit_code == 0 and "0 revoked certificates" in loaded.output, loaded.output
+    before = snapshot(portal)
+    with another_portal(portal, clock, **required) as (_, url):
+        assert_refused(submit(url), 422, "certificate", "expired on")
+    assert snapshot(portal) == before
+
+    # Without PORTAL_PKI_REQUIRE_CRL the expired CRL still counts, with a warning in the log.
+    caplog.set_level(logging.WARNING, logger="app.signing.verify")
+    with another_portal(portal, clock, **ca.trust_settings(portal.settings.pki_dir)) as (_, url):
+        accepted = submit(url)
+    assert accepted.status_code == 200, accepted.text
+    assert any("expired on" in r.getMessage() and "Example" in r.getMessage() for r in caplog.records)
+
+
+def test_with_crls_required_current_crls_of_an_external_ca_let_its_certificates_sign(
+    portal, live_portal, worker, clock, tmp_path
+):
+    _, item = beef_waiting_for_sampling(portal, worker)
+    ca = ExternalCa(tmp_path / "ca")
+    officer, someone = ca.issue(OFFICER, "Trần Thị Bích"), ca.issue("someone", "Someone Else")
+    trust = ca.trust_env(portal.settings.pki_dir)
+    assert cli(portal, "pki", "register", OFFICER, str(officer.path), **trust).exit_code == 0
+    now = clock.now()
+    revoked = ((someone.cert, now - timedelta(days=1)),)  # another certificate of the CA is revoked
+    for name, of_root, entries in (("issuing.crl", False, revoked), ("root.crl", True, ())):
+        crl = ca.crl(
+            name,
+            of_root=of_root,
+            this_update=now - timedelta(hours=1),
+            next_update=now + timedelta(days=7),
+            revoked=entries,
+        )
+        assert cli(portal, "pki", "crl", "load", str(crl), **trust).exit_code == 0
+
+    required = {**ca.trust_settings(portal.settings.pki_dir), "pki_require_crl": True}
+    with another_portal(portal, clock, **required) as (_, url):
+        offered = signing_payload(url, OFFICER, item.id, SAMPLING)
+        signature = officer.sign(base64.b64decode(offered["payload_base64"]))
+        response = submits_signed_form(
+            url, OFFICER, item.id, SAMPLING, signature, officer.pem, offered["signed_at"]
+        )
+    assert response.status_code == 200, response.text
+    code, output = audit_verify(portal, PORTAL_PKI_REQUIRE_CRL="true", **trust)
+    assert code == 0, output
+
+
+@dataclasses.dataclass
+class CompleteHoldingTheLock(CompleteWorkItem):
+    """The completion as the executor re-runs it after a lost race: holding the write lock throughout."""
+
+    optimistic = False
+
+
+def test_a_wrong_pin_is_counted_after_a_command_that_held_the_write_lock(portal, live_portal, worker):
+    _, item = beef_waiting_for_sampling(portal, worker)
+    officer = actor(portal, OFFICER)
+
+    for attempt in (1, 2):
+        with pytest.raises(SignatureRejected, match="wrong signing PIN"):
+            portal.execute(CompleteHoldingTheLock(item.id, SAMPLING, signing=PinSigning("111111")), officer)
+        assert pin_guard(portal, OFFICER) == (attempt, None)
+    assert work_item_state(portal, item.id) == "open"

@@ -8,13 +8,15 @@
 * ``timers`` — fire due BPMN timers; raise "stalled consignment" escalations;
 * ``profile`` — a person's language and notifications read;
 * ``deployment`` — deploy a model bundle as a new immutable version;
-* ``migration`` — move a running consignment to another deployed version.
+* ``migration`` — move a running consignment to another deployed version;
+* ``pki`` — the PKI administrator's actions: issue, register and revoke signing certificates, load CRLs.
 """
 
 from .deployment import DeployBundle
 from .jobs import ClaimDueJobs, CompleteJob, FailJob, RetryIncident
 from .messages import CorrelateMessage
 from .migration import MigrateConsignment
+from .pki import IssueCertificate, LoadCrl, RegisterCertificate, RevokeCertificate
 from .port import ReportContainersPositioned
 from .profile import MarkNotificationsRead, SetLanguage
 from .registration import RegisterConsignment
@@ -31,12 +33,16 @@ __all__ = [
     "DetectStalledConsignments",
     "FailJob",
     "FireDueTimers",
+    "IssueCertificate",
+    "LoadCrl",
     "MarkNotificationsRead",
     "MigrateConsignment",
     "ReassignWorkItem",
+    "RegisterCertificate",
     "RegisterConsignment",
     "ReportContainersPositioned",
     "ReleaseWorkItem",
     "RetryIncident",
+    "RevokeCertificate",
     "SetLanguage",
 ]
