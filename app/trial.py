@@ -20,6 +20,7 @@ import random
 import shutil
 import tempfile
 import threading
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from pathlib import Path
@@ -132,19 +133,33 @@ def _reference_consignments(path: Path, seed: Path) -> list[dict[str, Any]]:
     if not isinstance(entries, list) or not entries or not all(isinstance(e, dict) for e in entries):
         raise ValueError("not a list of consignments")
     organizations = json.loads(seed.read_text(encoding="utf-8"))["organizations"]
-    traders = {o["name"]: o["code"] for o in organizations if o.get("kind") == "trader"}
+    traders = {
+        _plain(name): o["code"]
+        for o in organizations
+        if o.get("kind") == "trader"
+        for name in (o["name"], o.get("name_vi"))
+        if name
+    }
     out = []
     for entry in entries:
         missing = [key for key in SAMPLE_KEYS if not entry.get(key)]
         if missing or not (entry.get("containers") or entry.get("awb")):
             name = entry.get("id") or entry.get("declaration_no") or "?"
             raise ValueError(f"consignment {name} lacks {', '.join(missing) or 'containers or awb'}")
-        if entry["trader"] not in traders:
+        code = traders.get(_plain(entry["trader"]))
+        if code is None:
             raise ValueError(
                 f"trader {entry['trader']!r} of {entry['id']} is not an organization of the seed"
             )
-        out.append({**entry, "trader_code": traders[entry["trader"]]})
+        out.append({**entry, "trader_code": code})
     return out
+
+
+def _plain(name: str) -> str:
+    """A company name without case and Vietnamese diacritics: the reference file writes "Cong ty TNHH Thuc
+    pham Dong Nam A" for the seed's "Công ty TNHH Thực phẩm Đông Nam Á"."""
+    decomposed = unicodedata.normalize("NFD", name.replace("đ", "d").replace("Đ", "D"))
+    return " ".join("".join(c for c in decomposed if not unicodedata.combining(c)).casefold().split())
 
 
 def _shown(path: Path) -> str:
