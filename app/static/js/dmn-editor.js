@@ -189,40 +189,11 @@
     });
   };
 
-  DmnEditor.prototype.save = async function () {
-    var container = this.container;
-    var t = this.t;
-    this.saveButton.disabled = true;
-    container.setAttribute('aria-busy', 'true');
-    container.removeAttribute('data-saved');
-    this.status(t('saving'));
-    try {
-      var xml = (await this.dmn.saveXML({ format: true })).xml;
-      var answer = await studio.postSave(container, xml, this.revision);
-      if (answer.conflict) {
-        studio.showConflict(container, t, xml);
-        throw new Error((answer.body && (answer.body.message || answer.body.reason)) || t('conflict'));
-      }
-      studio.clearConflict(container);
-      if (!answer.ok && !answer.problems.length) {
-        throw new Error((answer.body && (answer.body.message || answer.body.error)) || 'HTTP ' + answer.status);
-      }
-      if (answer.body && typeof answer.body.revision === 'number') {
-        this.revision = answer.body.revision;
-      }
-      this.showProblems(answer.problems);
-      if (answer.ok && !answer.problems.length) {
-        container.removeAttribute('data-dirty');
-      }
-      this.status(answer.problems.length ? t('problems', { n: answer.problems.length }) : t('saved'));
-      container.setAttribute('data-saved', 'true');
-    } catch (error) {
-      this.status(t('notSaved', { reason: (error && error.message) || error }));
-      container.setAttribute('data-saved', 'false');
-    } finally {
-      this.saveButton.disabled = false;
-      container.removeAttribute('aria-busy');
-    }
+  DmnEditor.prototype.save = function () {
+    var dmn = this.dmn;
+    return studio.saveWithRevision(this, async function () {
+      return (await dmn.saveXML({ format: true })).xml;
+    });
   };
 
   DmnEditor.prototype.showProblems = function (problems) {

@@ -133,42 +133,11 @@
     container.setAttribute('data-rendered', 'true');
   };
 
-  PortalModeler.prototype.save = async function () {
-    var container = this.container;
-    var button = this.saveButton;
-    var t = this.t;
-    var xml = null;
-    button.disabled = true;
-    container.setAttribute('aria-busy', 'true');
-    container.removeAttribute('data-saved');
-    this.status(t('saving'));
-    try {
-      xml = (await this.modeler.saveXML({ format: true })).xml;
-      var answer = await studio.postSave(container, xml, this.revision);
-      if (answer.conflict) {
-        studio.showConflict(container, t, xml);
-        throw new Error((answer.body && (answer.body.message || answer.body.reason)) || t('conflict'));
-      }
-      studio.clearConflict(container);
-      if (!answer.ok && !answer.problems.length) {
-        throw new Error((answer.body && (answer.body.message || answer.body.error)) || 'HTTP ' + answer.status);
-      }
-      if (answer.body && typeof answer.body.revision === 'number') {
-        this.revision = answer.body.revision;
-      }
-      this.showProblems(answer.problems);
-      if (answer.ok && !answer.problems.length) {
-        container.removeAttribute('data-dirty');
-      }
-      this.status(answer.problems.length ? t('problems', { n: answer.problems.length }) : t('saved'));
-      container.setAttribute('data-saved', 'true');
-    } catch (error) {
-      this.status(t('notSaved', { reason: (error && error.message) || error }));
-      container.setAttribute('data-saved', 'false');
-    } finally {
-      button.disabled = false;
-      container.removeAttribute('aria-busy');
-    }
+  PortalModeler.prototype.save = function () {
+    var modeler = this.modeler;
+    return studio.saveWithRevision(this, async function () {
+      return (await modeler.saveXML({ format: true })).xml;
+    });
   };
 
   PortalModeler.prototype.showProblems = function (problems) {

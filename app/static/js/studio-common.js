@@ -217,6 +217,48 @@
     container.removeAttribute('data-conflict');
   }
 
+  /**
+   * Save the editor's model with the revision it opened, and show the outcome. The editor brings
+   * container, t, saveButton, revision (updated after a save), status(text) and showProblems(problems);
+   * xmlOf() is the editor's own way to get its XML (a promise). A refused save (HTTP 409) shows the
+   * conflict box; a save the server took clears the dirty flag unless it found problems.
+   */
+  async function saveWithRevision(editor, xmlOf) {
+    var container = editor.container;
+    var t = editor.t;
+    editor.saveButton.disabled = true;
+    container.setAttribute('aria-busy', 'true');
+    container.removeAttribute('data-saved');
+    editor.status(t('saving'));
+    try {
+      var xml = await xmlOf();
+      var answer = await postSave(container, xml, editor.revision);
+      if (answer.conflict) {
+        showConflict(container, t, xml);
+        throw new Error((answer.body && (answer.body.message || answer.body.reason)) || t('conflict'));
+      }
+      clearConflict(container);
+      if (!answer.ok && !answer.problems.length) {
+        throw new Error((answer.body && (answer.body.message || answer.body.error)) || 'HTTP ' + answer.status);
+      }
+      if (answer.body && typeof answer.body.revision === 'number') {
+        editor.revision = answer.body.revision;
+      }
+      editor.showProblems(answer.problems);
+      if (answer.ok && !answer.problems.length) {
+        container.removeAttribute('data-dirty');
+      }
+      editor.status(answer.problems.length ? t('problems', { n: answer.problems.length }) : t('saved'));
+      container.setAttribute('data-saved', 'true');
+    } catch (error) {
+      editor.status(t('notSaved', { reason: (error && error.message) || error }));
+      container.setAttribute('data-saved', 'false');
+    } finally {
+      editor.saveButton.disabled = false;
+      container.removeAttribute('aria-busy');
+    }
+  }
+
   /** The element id the address points at (…/editor#element_id), or null. */
   function wantedElement() {
     var hash = window.location.hash;
@@ -243,6 +285,7 @@
     postSave: postSave,
     showConflict: showConflict,
     clearConflict: clearConflict,
+    saveWithRevision: saveWithRevision,
     wantedElement: wantedElement
   };
 })();
