@@ -160,7 +160,7 @@ def test_analyst_inserts_a_ready_made_port_move_task_from_the_palette(browser, l
         page.keyboard.type("port")
         page.locator(".djs-popup .entry", has_text="Port: move containers to the sampling area").click()
         flow = page.locator(
-            "g[data-element-id='Flow_record_sampling_to_preservation_requested']"
+            "g[data-element-id='Flow_countersign_sampling_to_preservation_requested']"
         ).bounding_box()
         _click_at(page, flow["x"] + flow["width"] / 2, flow["y"] + flow["height"] / 2)
         page.keyboard.press("Control+a")
@@ -187,7 +187,7 @@ def test_analyst_inserts_a_ready_made_port_move_task_from_the_palette(browser, l
     inputs = {p.get("name") for p in task.iter(f"{CAMUNDA}inputParameter")}
     assert inputs == {"declaration_no", "containers", "sampling_place"}
     incoming = task.findtext("{*}incoming")
-    assert incoming == "Flow_record_sampling_to_preservation_requested"
+    assert incoming == "Flow_countersign_sampling_to_preservation_requested"
     with portal.db.session() as db:
         assert db.scalar(select(ModelVersion.version).order_by(ModelVersion.version.desc())) == 1
 

@@ -467,7 +467,7 @@ def test_modeler_palette_creates_a_port_move_task_from_its_template(page, site):
     entry = menu.locator(".entry", has_text="Port: move containers to the sampling area")
     assert entry.count() == 1
     entry.click()
-    _drop_on(page, "Flow_record_sampling_to_preservation_requested")  # inserted into the flow
+    _drop_on(page, "Flow_countersign_sampling_to_preservation_requested")  # inserted into the flow
     page.keyboard.press("Control+a")  # the label editor opens on the template's name
     page.keyboard.type("Return the containers")
     page.keyboard.press("Enter")
@@ -494,7 +494,7 @@ def test_modeler_palette_creates_a_port_move_task_from_its_template(page, site):
         "sampling_place": "${sampling_place}",
     }
     assert [p.get("name") for p in task.iter(f"{CAMUNDA}outputParameter")] == ["port_move_ref"]
-    assert task.findtext(f"{{{BPMN_NS}}}incoming") == "Flow_record_sampling_to_preservation_requested"
+    assert task.findtext(f"{{{BPMN_NS}}}incoming") == "Flow_countersign_sampling_to_preservation_requested"
 
     # Creating and filling in the task was one step: two undos (the name, then the task) remove it all.
     page.evaluate("() => { const s = window.portalModeler.get('commandStack'); s.undo(); s.undo(); }")
