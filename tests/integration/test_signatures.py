@@ -299,8 +299,9 @@ def test_a_countersignature_naming_another_record_or_unticked_is_refused(portal,
     # another trader cannot countersign T01's record
     assert_refused(submits_form(live_portal, "trader.t02", countersign.id, COUNTERSIGN), 404, "work_item_id")
 
-    assert snapshot(portal) == before
+    assert all_but_pin_guards(snapshot(portal)) == all_but_pin_guards(before)
     assert work_item_state(portal, countersign.id) == "open"
+    assert pin_guard(portal, "trader.t01") == (1, None)  # the wrong PIN is counted; nothing else changed
 
 
 # -- refusals: nothing completed ---------------------------------------------------------------------------
@@ -514,6 +515,7 @@ def test_the_right_pin_starts_the_count_again(portal, live_portal, worker):
         assert_refused(submits_form(live_portal, OFFICER, sampling.id, SAMPLING, pin="111111"), 422, "pin")
     assert submits_form(live_portal, OFFICER, sampling.id, SAMPLING, pin=pki.DEMO_PIN).status_code == 200
     assert pin_guard(portal, OFFICER) == (0, None)
+    trader_countersigns(portal, number)
 
     result = the_work_item(portal, number, "publish_result")
     for _ in range(PIN_ATTEMPTS - 1):

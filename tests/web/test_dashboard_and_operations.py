@@ -186,11 +186,13 @@ def test_manager_sees_the_breaches_stalled_escalations_and_incidents_of_the_bran
     late_branch = trader_registers(portal, "C04", request_preservation=True)
     worker_settles(worker, portal, late_branch)
     completes(portal, "officer.raho6", late_branch, "record_sampling", SAMPLING)
+    trader_countersigns(portal, late_branch)
     completes(portal, "trader.t04", late_branch, "request_preservation", PRESERVATION_REQUEST)
     # C02: plant quarantine (PPSD2) has one working day for its result after the sampling.
     late_agency = trader_registers(portal, "C02")
     worker_settles(worker, portal, late_agency)
     completes(portal, "officer.ppsd2", late_agency, "record_sampling", SAMPLING)
+    trader_countersigns(portal, late_agency)
     deadlines = {
         w.step_id: w.due_at
         for n in (late_branch, late_agency)
