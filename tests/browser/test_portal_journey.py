@@ -1,11 +1,12 @@
-"""The portal in a real browser (Playwright + Debian's Chromium) against a real server: a trader
-registers five containers, a customs officer nominates two, the agency records the sampling and the trader
-countersigns it, the trader asks to keep the goods for preservation (by keyboard alone), the branch head
-lets the 2-working-hour deadline pass so the diagram marks the decision overdue and the branch manager sees
-the escalation among a month of real figures, the branch head decides, the consignment page shows the
-diagram with the right step marked, and the trader downloads the evidence. The inbox, a task form, the
-dashboard and the consignment page fit a phone's width.
-Screenshots of the main pages are saved under docs/screenshots/."""
+"""The portal in a real browser (Playwright + Debian's Chromium) against a real server: a trader registers
+five containers, a customs officer nominates two, the terminal's system is down so the port operator
+reports the two containers' yard positions on the portal's fallback page, the agency records the sampling
+and the trader countersigns it, the trader asks to keep the goods for preservation (by keyboard alone),
+the branch head lets the 2-working-hour deadline pass so the diagram marks the decision overdue and the
+branch manager sees the escalation among a month of real figures, the branch head decides, the consignment
+page shows the diagram with the right step marked, and the trader downloads the evidence. The inbox, a
+task form, the dashboard and the consignment page fit a phone's width. Screenshots of the main pages are
+saved under docs/screenshots/."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import zipfile
 from datetime import datetime, timedelta
 
 import pytest
+import requests
 
 from app.settings import PROJECT_ROOT
 from app.signing.pki import DEMO_PIN
@@ -22,7 +24,9 @@ from tests.procedure import (
     PRESERVATION_REQUEST,
     SAMPLING,
     completes,
+    jobs,
     registration,
+    trader_countersigns,
     trader_registers,
     trader_username,
     work_item,
@@ -80,6 +84,12 @@ class Desk:
         self.context.close()
 
 
+def port_down(simulators, down: bool) -> None:
+    """Tell the port simulator (the terminal's system) to refuse every request, or to work again."""
+    mode = {"mode": "error"} if down else {"mode": "ok"}
+    requests.post(simulators.urls["port"] + "/_sim/fail", json=mode, timeout=5).raise_for_status()
+
+
 def ict(text: str) -> datetime:
     return datetime.fromisoformat(text + "+07:00")
 
@@ -98,6 +108,7 @@ def a_month_of_consignments(portal, worker, clock) -> None:
             agency = work_item(portal, number, "record_sampling").organization
             clock.set(monday + timedelta(hours=2))
             completes(portal, f"officer.{agency.lower()}", number, "record_sampling", SAMPLING)
+            trader_countersigns(portal, number)
             clock.set(monday + timedelta(days=result_after_days, hours=1))
             completes(portal, f"officer.{agency.lower()}", number, "publish_result", PASS)
             worker_settles(worker, portal, number)
@@ -108,6 +119,7 @@ def a_month_of_consignments(portal, worker, clock) -> None:
     late = trader_registers(portal, "C04", declaration_no="106849990001", request_preservation=True)
     worker_settles(worker, portal, late)
     completes(portal, "officer.raho6", late, "record_sampling", SAMPLING)
+    trader_countersigns(portal, late)
     completes(portal, "trader.t04", late, "request_preservation", PRESERVATION_REQUEST)
     clock.set(ict("2026-11-16T13:00:00"))
     completes(portal, "head.02ci", late, "decide_preservation", {"preservation_approved": True})
@@ -120,7 +132,7 @@ def a_month_of_consignments(portal, worker, clock) -> None:
 
 
 def test_a_consignment_with_preservation_moves_through_everyone_s_desk(
-    browser, live_portal, portal, worker, clock
+    browser, live_portal, portal, worker, clock, simulators
 ):
     a_month_of_consignments(portal, worker, clock)
     data = registration("C03")
@@ -153,9 +165,47 @@ def test_a_consignment_with_preservation_moves_through_everyone_s_desk(
         boxes = page.locator("input[name='nominated_containers']")
         boxes.nth(0).check()
         boxes.nth(1).check()
-        page.get_by_role("button", name="Hoàn thành bước này").click()
-        page.wait_for_load_state()
+        nominated = [boxes.nth(i).get_attribute("value") for i in (0, 1)]
+        # The terminal's system is down: it refuses the order to move the two containers to the yard.
+        port_down(simulators, True)
+        try:
+            page.get_by_role("button", name="Hoàn thành bước này").click()
+            page.wait_for_load_state()
+            worker.run_due_jobs()
+            move = next(j for j in jobs(portal, number) if j.topic == "port.move_containers")
+            assert (move.state, move.attempts) == ("pending", 1)
+
+            # The port operator reports the positions on the portal's fallback page instead.
+            operator = Desk(browser, live_portal, "operator.snp")
+            desks.append(operator)
+            page = operator.open("/port/positions")
+            waiting = page.locator(f"section[data-consignment='{number}']")
+            assert waiting.is_visible()
+            assert "Hệ thống của cảng chưa nhận lệnh di chuyển (số lần thử: 1)." in waiting.inner_text()
+            listed = [waiting.get_by_label(f"Số container {i}", exact=True).input_value() for i in (1, 2)]
+            assert listed == nominated
+            assert waiting.get_by_label("Số container 3", exact=True).count() == 0  # only the nominated two
+            waiting.get_by_label("Vị trí trong khu vực lấy mẫu 1", exact=True).fill("SA-B-014")
+            keys = page.keyboard
+            keys.press("Tab")  # past the second container's number ...
+            keys.press("Tab")  # ... to its position
+            keys.type("SA-B-015")
+            assert (
+                waiting.get_by_label("Vị trí trong khu vực lấy mẫu 2", exact=True).input_value() == "SA-B-015"
+            )
+            operator.shoot("port-positions")
+            with page.expect_navigation():
+                keys.press("Enter")
+            assert page.get_by_role("status").inner_text() == (
+                f"Đã báo vị trí container của lô {number}; lô hàng chuyển sang bước lấy mẫu."
+            )
+            assert page.locator(f"section[data-consignment='{number}']").count() == 0
+        finally:
+            port_down(simulators, False)
         worker_settles(worker, portal, number)
+        page = operator.open(f"/consignments/{number}")
+        reported = page.locator("tr[data-step='ContainerPositioned']").inner_text()
+        assert "operator.snp" in reported
 
         # The agency records the sampling; a forgotten field is reported next to it first.
         agency = Desk(browser, live_portal, "officer.ppsd2")
@@ -258,8 +308,7 @@ def test_a_consignment_with_preservation_moves_through_everyone_s_desk(
         page.wait_for_load_state()
 
         # Everyone who takes part reads the consignment page; the diagram marks where it stands.
-        port = Desk(browser, live_portal, "operator.snp")
-        desks.append(port)
+        port = operator
         page = port.open(f"/consignments/{number}")
         diagram = page.locator("[data-bpmn-viewer]")
         diagram.and_(page.locator("[data-rendered='true']")).wait_for(timeout=20_000)
