@@ -141,6 +141,7 @@ class WorkingCalendar:
     package_swapped_working_days: bool = True
     _tz: ZoneInfo = field(init=False, repr=False, compare=False)
     _periods: tuple[tuple[time, time], ...] = field(init=False, repr=False, compare=False)
+    _working: dict[date, bool] = field(init=False, repr=False, compare=False)  # answers so far, per day
 
     def __post_init__(self) -> None:
         """Validate the configuration and precompute the daily office periods."""
@@ -172,6 +173,7 @@ class WorkingCalendar:
         object.__setattr__(self, "extra_working_days", extra_on)
         object.__setattr__(self, "_tz", tz)
         object.__setattr__(self, "_periods", periods)
+        object.__setattr__(self, "_working", {})
 
     @property
     def hours_per_day(self) -> float:
@@ -187,6 +189,12 @@ class WorkingCalendar:
         """Tell whether local date `d` (or the local date of an aware datetime) is a working day."""
         if isinstance(d, datetime):
             d = _require_aware(d, "d").astimezone(self._tz).date()
+        known = self._working.get(d)
+        if known is None:
+            known = self._working[d] = self._decide_working_day(d)
+        return known
+
+    def _decide_working_day(self, d: date) -> bool:
         if d in self.extra_holidays:
             return False
         if d in self.extra_working_days:
