@@ -3,6 +3,7 @@ as ``portal model validate``), and render a form definition for the preview."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import replace
 from typing import Any
@@ -14,6 +15,14 @@ from .bundle import Bundle, BundleInvalid, Problem, compile_bundle
 from .commands.messages import KNOWN_MESSAGES
 
 MAX_FILE_CHARS = 2 * 1024 * 1024
+
+
+def file_revision(text: str | None) -> str:
+    """The revision of one file of the working copy: a hash of its text ("new" for a file not there yet).
+    An editor sends back the one it read, and its save is refused only when that file changed since."""
+    if text is None:
+        return "new"
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def bundle_of(draft: ModelDraft) -> Bundle:

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from app import reports
 from app.engine.commands.migration import model_version
 from app.engine.commands.studio import STUDIO_ROLES, DeployDraft, DiscardDraft, OpenDraft, SaveDraftFile
-from app.engine.drafts import bundle_of, form_schema, problems_of
+from app.engine.drafts import bundle_of, file_revision, form_schema, problems_of
 from app.engine.errors import PortalError
 from app.engine.migration_runs import preview_migration, run_migration
 from app.engine.versions_diff import diff_snapshots, snapshot_of_version
@@ -69,7 +69,11 @@ def file(name: str):
     return Response(
         draft.files[name],
         mimetype=kind,
-        headers={"Cache-Control": "no-store", "X-Draft-Revision": str(draft.revision)},
+        headers={
+            "Cache-Control": "no-store",
+            "X-Draft-Revision": str(draft.revision),
+            "X-Draft-File-Revision": file_revision(draft.files[name]),
+        },
     )
 
 
@@ -92,8 +96,12 @@ def save_file(name: str):
     if not isinstance(text, str):
         return jsonify({"error": "bad_request", "field": "xml", "reason": 'send {"xml": "..."}'}), 400
     revision = body.get("revision") if isinstance(body.get("revision"), int) else None
+    file_rev = body.get("file_revision") or request.headers.get("X-Draft-File-Revision")
+    if file_rev is not None and not isinstance(file_rev, str):
+        return jsonify({"error": "bad_request", "field": "file_revision", "reason": "send it as text"}), 400
+    command = SaveDraftFile(name, text, expected_revision=revision, expected_file_revision=file_rev)
     try:
-        result = portal().execute(SaveDraftFile(name, text, expected_revision=revision), current_actor())
+        result = portal().execute(command, current_actor())
     except PortalError as exc:
         body = exc.as_dict()
         body["message"] = body["reason"] = _(exc.message)
@@ -115,7 +123,9 @@ def bpmn_editor(name: str):
     draft = _draft()
     if name not in draft.files or not name.endswith(".bpmn"):
         abort(404)
-    return render_template("studio/bpmn.html", name=name, draft=draft)
+    return render_template(
+        "studio/bpmn.html", name=name, draft=draft, file_revision=file_revision(draft.files[name])
+    )
 
 
 @bp.get("/dmn/<path:name>")
@@ -123,7 +133,9 @@ def dmn_editor(name: str):
     draft = _draft()
     if name not in draft.files or not name.endswith(".dmn"):
         abort(404)
-    return render_template("studio/dmn.html", name=name, draft=draft)
+    return render_template(
+        "studio/dmn.html", name=name, draft=draft, file_revision=file_revision(draft.files[name])
+    )
 
 
 def _form_preview(key: str, text: str) -> dict:
@@ -144,15 +156,21 @@ def form_editor(key: str):
     if request.method == "GET" and name not in draft.files:
         abort(404)
     text = request.form.get("definition", "") if request.method == "POST" else draft.files[name]
+    # The file's revision the page works on: the one it was opened with until a save of it goes through.
+    opened = request.form.get("file_revision") if request.method == "POST" else None
+    opened = opened or file_revision(draft.files.get(name))
     shown = _form_preview(key, text)
     problems = []
     status = 200
     if request.method == "POST" and request.form.get("action") == "save":
+        command = SaveDraftFile(
+            name,
+            text,
+            expected_revision=request.form.get("revision", type=int),
+            expected_file_revision=request.form.get("file_revision") or None,
+        )
         try:
-            result = portal().execute(
-                SaveDraftFile(name, text, expected_revision=request.form.get("revision", type=int)),
-                current_actor(),
-            )
+            result = portal().execute(command, current_actor())
         except PortalError as exc:
             shown["error"], status = _(exc.message), exc.status
         else:
@@ -160,9 +178,17 @@ def form_editor(key: str):
                 p for p in result["problems"] if p["file"] == name or not p["file"].startswith("forms/")
             ]
             flash(_("Form saved."), "success")
-            draft = _draft()
+            draft, opened = _draft(), result["file_revision"]
     return (
-        render_template("studio/form.html", key=key, text=text, problems=problems, draft=draft, **shown),
+        render_template(
+            "studio/form.html",
+            key=key,
+            text=text,
+            problems=problems,
+            draft=draft,
+            file_revision=opened,
+            **shown,
+        ),
         status,
     )
 

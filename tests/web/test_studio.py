@@ -1,6 +1,7 @@
 """The process analyst's studio over HTTP: the working copy is validated on every save (problems name
 file, line, element id and name), an editor can read the current problems without saving, a save made on
-an outdated revision is refused instead of overwriting another analyst's work, a form definition previews
+a file changed since the editor read it is refused instead of overwriting another analyst's work (while
+editors of different files save in turn), a form definition previews
 as it will render (the page and the live-preview fragment), a valid copy is deployed as a new version with
 a change note, new consignments follow it while running ones stay on theirs, and a trial runs the copy on
 sample consignments before deployment."""
@@ -8,6 +9,7 @@ sample consignments before deployment."""
 from __future__ import annotations
 
 import json
+import threading
 
 import pytest
 from sqlalchemy import select
@@ -18,9 +20,11 @@ from app.settings import PROJECT_ROOT
 from tests.procedure import consignment, trader_registers, worker_settles
 from tests.web.client import page, texts
 
-pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+sqlite_only = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+both_databases = pytest.mark.parametrize("database_url", ["sqlite", "postgresql"], indirect=True)
 
 BPMN = "specialized_inspection.bpmn"
+DMN = "lead_agency.dmn"
 WITH_PERFORMER = 'camunda:candidateGroups="agency:${lead_agency}" camunda:formKey="sampling_record"'
 UNASSIGNED = '<bpmn:userTask id="check_labels" name="Check the labels" camunda:formKey="sampling_record">'
 
@@ -31,9 +35,11 @@ def _version_of(portal, number: str) -> int:
         return db.get(ModelVersion, instance.model_version_id).version
 
 
-def _save(analyst, name: str, text: str, revision: int | None = None):
+def _save(analyst, name: str, text: str, revision: int | None = None, file_revision: str | None = None):
     token = analyst.csrf("/studio/")
     body = {"xml": text} if revision is None else {"xml": text, "revision": revision}
+    if file_revision is not None:
+        body["file_revision"] = file_revision
     return analyst.http.post(
         f"{analyst.base_url}/studio/files/{name}",
         json=body,
@@ -54,12 +60,14 @@ def _without_performer(xml: str) -> str:
     return xml.replace(WITH_PERFORMER, 'camunda:formKey="sampling_record"', 1)
 
 
+@sqlite_only
 def test_only_analysts_open_the_studio(person):
     assert person("officer.02ci").get("/studio/").status_code == 403
     assert person("trader.t01").get("/studio/files/" + BPMN).status_code == 403
     assert person("analyst").get("/studio/").status_code == 200
 
 
+@sqlite_only
 def test_analyst_saves_a_broken_diagram_sees_where_fixes_it_and_deploys(person, portal):
     analyst = person("analyst")
     original = analyst.get("/studio/files/" + BPMN).text
@@ -101,6 +109,7 @@ def test_analyst_saves_a_broken_diagram_sees_where_fixes_it_and_deploys(person, 
         assert _version_of(portal, old) == 1 and _version_of(portal, new) == 2
 
 
+@sqlite_only
 def test_form_editor_previews_and_reports_bad_json_with_its_line(person):
     analyst = person("analyst")
     editor = analyst.get("/studio/forms/fee_payment")
@@ -125,6 +134,7 @@ def test_form_editor_previews_and_reports_bad_json_with_its_line(person):
     assert any("Cách nộp phí" in t for t in texts(preview, "//div[@data-form-preview]//legend"))
 
 
+@sqlite_only
 def test_the_live_preview_renders_the_definition_being_typed_without_saving_it(person, portal):
     analyst = person("analyst")
     editor = analyst.get("/studio/forms/fee_payment")
@@ -158,6 +168,7 @@ def test_the_live_preview_renders_the_definition_being_typed_without_saving_it(p
     assert unsigned.status_code == 400  # no CSRF token
 
 
+@sqlite_only
 def test_an_editor_reads_the_current_problems_and_the_revision_it_works_on(person, portal):
     analyst = person("analyst")
     original = analyst.get("/studio/files/" + BPMN)
@@ -179,46 +190,157 @@ def test_an_editor_reads_the_current_problems_and_the_revision_it_works_on(perso
     assert int(dmn.get("data-revision")) == revision + 1
 
 
-def test_a_save_on_an_outdated_revision_is_refused_and_overwrites_nothing(person, portal):
-    analyst, admin = person("analyst"), person("admin")
-    original = analyst.get("/studio/files/" + BPMN)
-    opened = int(original.headers["X-Draft-Revision"])
-    assert int(admin.get("/studio/files/" + BPMN).headers["X-Draft-Revision"]) == opened  # both open it
+def _opened(analyst, name: str) -> tuple[str, int, str]:
+    """What an editor reads when it opens a file: the text, the copy's revision and the file's revision."""
+    response = analyst.get("/studio/files/" + name)
+    assert response.status_code == 200
+    return response.text, int(response.headers["X-Draft-Revision"]), response.headers["X-Draft-File-Revision"]
 
-    mine = original.text.replace('name="Record the sampling"', 'name="Record the samples"', 1)
-    assert _save(analyst, BPMN, mine, opened).status_code == 200
-    theirs = original.text.replace('name="Record the sampling"', 'name="Take the samples"', 1)
-    refused = _save(admin, BPMN, theirs, opened)
+
+@both_databases
+def test_editors_of_different_files_save_in_turn_without_conflict(person, portal):
+    analyst = person("analyst")
+    # One tab has the diagram open, another the decision table, a third the fee form (without JavaScript).
+    diagram, copy_revision, diagram_revision = _opened(analyst, BPMN)
+    table, _, table_revision = _opened(analyst, DMN)
+    editor = page(analyst.get("/studio/dmn/" + DMN)).xpath("//div[@data-dmn-modeler]")[0]
+    assert editor.get("data-file-revision") == table_revision
+    form_page = analyst.get("/studio/forms/fee_payment")
+    form_text = page(form_page).xpath("//textarea/text()")[0]
+    form_revision = page(form_page).xpath("//input[@name='file_revision']/@value")[0]
+
+    renamed = diagram.replace('name="Record the sampling"', 'name="Record the samples"', 1)
+    assert _save(analyst, BPMN, renamed, copy_revision, diagram_revision).status_code == 200
+    retitled = table.replace('name="Lead agency by HS code"', 'name="Lead agency by the HS code"', 1)
+    saved = _save(analyst, DMN, retitled, copy_revision, table_revision)  # the copy moved on, the table not
+    assert saved.status_code == 200, saved.text
+    assert saved.json()["revision"] == copy_revision + 2
+    relabelled = form_text.replace('"Phương thức thanh toán"', '"Cách nộp phí"', 1)
+    form_saved = analyst.post(
+        "/studio/forms/fee_payment",
+        {"definition": relabelled, "action": "save", "file_revision": form_revision},
+        token_from="/studio/forms/fee_payment",
+    )
+    assert form_saved.status_code == 200 and not texts(form_saved, "//div[@class='error-summary']")
+
+    revision, files = _draft_files(portal)
+    assert revision == copy_revision + 3
+    assert 'name="Record the samples"' in files[BPMN]
+    assert 'name="Lead agency by the HS code"' in files[DMN]
+    assert "Cách nộp phí" in files["forms/fee_payment.json"]
+
+
+@both_databases
+def test_two_saves_of_the_same_file_from_one_revision_the_second_is_refused(person, portal):
+    analyst, admin = person("analyst"), person("admin")
+    original, opened, file_opened = _opened(analyst, BPMN)
+    assert _opened(admin, BPMN)[1:] == (opened, file_opened)  # both open it
+
+    mine = original.replace('name="Record the sampling"', 'name="Record the samples"', 1)
+    assert _save(analyst, BPMN, mine, opened, file_opened).status_code == 200
+    theirs = original.replace('name="Record the sampling"', 'name="Take the samples"', 1)
+    refused = _save(admin, BPMN, theirs, opened, file_opened)
     assert refused.status_code == 409
     body = refused.json()
-    assert body["error"] == "conflict" and body["field"] == "revision"
-    assert body["message"] == "đã có người lưu mô hình sau khi bạn mở nó; hãy tải lại"
+    assert body["error"] == "conflict" and body["field"] == "file_revision"
+    assert body["message"] == "đã có người lưu tệp này sau khi bạn mở nó; hãy tải lại"
+    # A page that sends only the copy's revision gets the whole-copy check.
+    assert _save(admin, BPMN, theirs, opened).status_code == 409
     revision, files = _draft_files(portal)
-    assert revision == opened + 1 and 'name="Record the samples"' in files[BPMN]
+    assert revision == opened + 1 and files[BPMN] == mine
 
-    # After reloading, the other analyst saves on the newest revision.
-    reloaded = admin.get("/studio/files/" + BPMN)
-    assert int(reloaded.headers["X-Draft-Revision"]) == opened + 1
-    again = reloaded.text.replace('name="Record the samples"', 'name="Take the samples"', 1)
-    assert _save(admin, BPMN, again, opened + 1).status_code == 200
-    assert 'name="Take the samples"' in _draft_files(portal)[1][BPMN]
+    # After reloading, the other analyst saves on the newest revision of the file.
+    reloaded, _, file_now = _opened(admin, BPMN)
+    assert reloaded == mine and file_now != file_opened
+    again = reloaded.replace('name="Record the samples"', 'name="Take the samples"', 1)
+    assert _save(admin, BPMN, again, file_revision=file_now).status_code == 200
+    assert _draft_files(portal)[1][BPMN] == again
 
-    # The form editor posts its page's revision too: an outdated one is refused with the reason.
+    # The form editor without JavaScript posts the form's revision it opened: refused once it changed.
     form_page = analyst.get("/studio/forms/fee_payment")
-    stale = page(form_page).xpath("//input[@name='revision']/@value")[0]
-    assert int(stale) == opened + 2
-    _save(admin, BPMN, again, opened + 2)
+    stale = page(form_page).xpath("//input[@name='file_revision']/@value")[0]
+    text = page(form_page).xpath("//textarea/text()")[0]
+    theirs_form = text.replace('"Phương thức thanh toán"', '"Cách nộp phí"', 1)
+    assert _save(admin, "forms/fee_payment.json", theirs_form, file_revision=stale).status_code == 200
+    mine_form = text.replace('"Phương thức thanh toán"', '"Hình thức nộp"', 1)
     refused_form = analyst.post(
         "/studio/forms/fee_payment",
-        {"definition": page(form_page).xpath("//textarea/text()")[0], "action": "save", "revision": stale},
+        {"definition": mine_form, "action": "save", "file_revision": stale},
         token_from="/studio/forms/fee_payment",
     )
     assert refused_form.status_code == 409
     assert texts(refused_form, "//div[@class='error-summary']") == [
-        "đã có người lưu mô hình sau khi bạn mở nó; hãy tải lại"
+        "đã có người lưu tệp này sau khi bạn mở nó; hãy tải lại"
     ]
+    # The page keeps the analyst's text and the revision it opened, so saving again is refused too.
+    assert page(refused_form).xpath("//input[@name='file_revision']/@value") == [stale]
+    assert _draft_files(portal)[1]["forms/fee_payment.json"] == theirs_form
 
 
+@both_databases
+def test_two_analysts_saving_different_files_at_once_lose_nothing(person, portal):
+    analyst, admin = person("analyst"), person("admin")
+    diagram, _, diagram_revision = _opened(analyst, BPMN)
+    table, _, table_revision = _opened(admin, DMN)
+    changes = [
+        (
+            analyst,
+            BPMN,
+            diagram.replace('name="Record the sampling"', 'name="Record the samples"', 1),
+            diagram_revision,
+        ),
+        (
+            admin,
+            DMN,
+            table.replace('name="Lead agency by HS code"', 'name="Lead agency by the HS code"', 1),
+            table_revision,
+        ),
+    ]
+    for who, *_ in changes:
+        who.csrf("/studio/")
+    together = threading.Barrier(len(changes))
+    answers: list[int] = []
+
+    def save(who, name, text, file_revision):
+        together.wait()
+        answers.append(_save(who, name, text, file_revision=file_revision).status_code)
+
+    threads = [threading.Thread(target=save, args=change) for change in changes]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert answers == [200, 200]
+    revision, files = _draft_files(portal)
+    assert files[BPMN] == changes[0][2] and files[DMN] == changes[1][2]
+
+
+@both_databases
+def test_deploy_refuses_a_copy_that_changed_since_it_was_reviewed(person, portal):
+    analyst, admin = person("analyst"), person("admin")
+    reviewed = page(analyst.get("/studio/")).xpath("//form[contains(@action,'/studio/deploy')]")[0]
+    stale = reviewed.xpath(".//input[@name='revision']/@value")[0]
+    table, _, table_revision = _opened(admin, DMN)
+    retitled = table.replace('name="Lead agency by HS code"', 'name="Lead agency by the HS code"', 1)
+    assert _save(admin, DMN, retitled, file_revision=table_revision).status_code == 200
+
+    refused = analyst.post("/studio/deploy", {"note": "Renamed", "revision": stale}, token_from="/studio/")
+    assert refused.status_code == 302 and refused.headers["Location"].endswith("/studio/")
+    shown = texts(analyst.get("/studio/"), "//*[contains(@class,'flash')]")
+    assert any("mô hình đã thay đổi sau khi bạn kiểm tra; hãy xem lại" in t for t in shown), shown
+    with portal.db.session() as db:
+        assert db.scalar(select(ModelVersion.version).order_by(ModelVersion.version.desc())) == 1
+
+    current = page(analyst.get("/studio/")).xpath(
+        "//form[contains(@action,'/studio/deploy')]//input[@name='revision']/@value"
+    )[0]
+    deployed = analyst.post("/studio/deploy", {"note": "Renamed", "revision": current}, token_from="/studio/")
+    assert deployed.status_code == 302 and deployed.headers["Location"].endswith("/studio/versions")
+    with portal.db.session() as db:
+        assert db.scalar(select(ModelVersion.version).order_by(ModelVersion.version.desc())) == 2
+
+
+@sqlite_only
 def test_trial_runs_the_working_copy_on_sample_consignments(person):
     analyst = person("analyst")
     result = analyst.post("/studio/trial", {"count": "3"}, token_from="/studio/trial")
@@ -235,6 +357,7 @@ def test_trial_runs_the_working_copy_on_sample_consignments(person):
     assert shown == [c["declaration_no"] for c in reference[:3]]
 
 
+@sqlite_only
 def test_analyst_compares_two_versions_and_moves_running_consignments(portal, person, worker):
     from app.engine.commands import DeployBundle
     from app.engine.executor import Actor

@@ -13,7 +13,7 @@ from app.models.studio import ModelDraft
 from app.tasks import KNOWN_TOPICS
 
 from ..bundle import BundleInvalid
-from ..drafts import MAX_FILE_CHARS, bundle_of, files_of, problems_of
+from ..drafts import MAX_FILE_CHARS, bundle_of, file_revision, files_of, problems_of
 from ..errors import Conflict, Forbidden, NotFound, PortalError
 from ..executor import CommandContext
 from .deployment import DeployBundle
@@ -58,14 +58,30 @@ class OpenDraft:
 
 @dataclass
 class SaveDraftFile:
+    """Save one file of the working copy. ``expected_file_revision`` is the file's revision the editor read
+    (``drafts.file_revision``): the save is refused only when that file changed since, so editors of other
+    files never get in each other's way. A page that sends only the copy's ``expected_revision`` gets the
+    whole-copy check instead.
+
+    Race-safe without holding the write lock while validating: the row's UPDATE checks the revision it
+    read, and a run that lost the race runs again on the newer copy, where the file check decides."""
+
     name: str
     text: str
     expected_revision: int | None = None
+    expected_file_revision: str | None = None
+    optimistic = True  # reads and validation first, the write lock only for the revision-checked UPDATE
+    retry_on_conflict = True  # a lost race on the row is re-run: the file check is made again on it
 
     def execute(self, ctx: CommandContext) -> dict[str, Any]:
         _require_analyst(ctx)
         draft = _draft(ctx)
-        if self.expected_revision is not None and self.expected_revision != draft.revision:
+        if self.expected_file_revision is not None:
+            if self.expected_file_revision != file_revision(draft.files.get(self.name)):
+                raise Conflict(
+                    "someone saved this file since you opened it; reload it", field="file_revision"
+                )
+        elif self.expected_revision is not None and self.expected_revision != draft.revision:
             raise Conflict("someone saved the model since you opened it; reload it", field="revision")
         if self.name not in draft.files and not (
             self.name.startswith("forms/") and self.name.endswith(".json")
@@ -81,7 +97,11 @@ class SaveDraftFile:
         draft.updated_by, draft.updated_at = ctx.actor.username, ctx.now
         problems = problems_of(bundle_of(draft), KNOWN_TOPICS)
         ctx.record(None, "model_draft_saved", {"file": self.name, "problems": len(problems)})
-        return {"revision": draft.revision, "problems": [p.as_dict() for p in problems]}
+        return {
+            "revision": draft.revision,
+            "file_revision": file_revision(self.text),
+            "problems": [p.as_dict() for p in problems],
+        }
 
 
 @dataclass

@@ -14,10 +14,10 @@
  * [data-modeler-save], [data-modeler-status], [data-modeler-conflict], [data-modeler-problems].
  *
  * When the model is open the working copy's current problems (data-problems-url) are listed. Save posts
- * {"xml": "...", "revision": N} as JSON with the X-CSRFToken header; the answer's problems
- * [{element_id, element_name, message, file, line}] are listed with the element's name and id, and
- * clicking one opens its decision and highlights the rule or column. HTTP 409 (someone saved since) shows
- * a conflict notice with a download of the analyst's version and a reload button. The container gets
+ * {"xml": "...", "revision": N, "file_revision": "…"} as JSON with the X-CSRFToken header; the answer's
+ * problems [{element_id, element_name, message, file, line}] are listed with the element's name and id,
+ * and clicking one opens its decision and highlights the rule or column. HTTP 409 (someone saved this
+ * file since) shows a conflict notice with a download of the analyst's version and a reload button. The container gets
  * data-rendered="true" (data-error on failure), data-view (the id of the open view), data-problems,
  * and, after each save, data-saved (and data-conflict after a refused one). window.portalDmnModeler is
  * the dmn-js instance.
@@ -64,6 +64,7 @@
     this.container = container;
     this.t = studio.messages(container);
     this.revision = null;
+    this.fileRevision = null;
     this.readonly = container.hasAttribute('data-readonly');
     this.tabsEl = studio.part(container, 'data-dmn-views', 'div');
     this.tabsEl.setAttribute('role', 'tablist');
@@ -98,6 +99,7 @@
     var t = this.t;
     var response = await studio.fetchOk(container.getAttribute('data-xml-url'), 'application/xml, text/xml');
     this.revision = studio.revisionOf(container, response);
+    this.fileRevision = studio.fileRevisionOf(container, response);
     var xml = await response.text();
     var Editor = this.readonly ? lib.Viewer : lib.Modeler;
     var dmn = this.dmn = new Editor({ container: this.canvasEl });

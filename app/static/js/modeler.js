@@ -19,11 +19,12 @@
  *
  * When the diagram is open, the working copy's current problems (data-problems-url) are listed and
  * marked; an address ending in #element_id selects that element and scrolls to it.
- * Save posts {"xml": "...", "revision": N} as JSON with the X-CSRFToken header. The answer is a list of
- * problems [{element_id, element_name, message, file, line}] or an object with "problems" (and the new
- * "revision"); each problem is listed with the element's name and id, its element gets the lint-error
- * marker, and clicking it selects the element and scrolls to it. HTTP 409 (someone saved since) shows a
- * conflict notice with a download of the analyst's version and a reload button.
+ * Save posts {"xml": "...", "revision": N, "file_revision": "…"} as JSON with the X-CSRFToken header.
+ * The answer is a list of problems [{element_id, element_name, message, file, line}] or an object with
+ * "problems" (and the new "revision" and "file_revision"); each problem is listed with the element's name
+ * and id, its element gets the lint-error marker, and clicking it selects the element and scrolls to it.
+ * HTTP 409 (someone saved this file since) shows a conflict notice with a download of the analyst's
+ * version and a reload button.
  * The container gets data-rendered="true" once the diagram is open (data-error on failure),
  * data-problems="N" whenever the list changes, data-saved="true" / "false" after each save and
  * data-conflict="true" after a refused one. window.portalModeler is the bpmn-js Modeler.
@@ -48,6 +49,7 @@
     this.problemsEl.setAttribute('aria-label', this.t('problemsLabel'));
     this.lintMarked = [];
     this.revision = null;
+    this.fileRevision = null;
     container.classList.add('bpmn-modeler');
     this.canvasEl.classList.add('modeler-canvas');
     this.propertiesEl.classList.add('modeler-properties');
@@ -74,6 +76,7 @@
       templatesUrl ? studio.fetchOk(templatesUrl, 'application/json').then(function (r) { return r.json(); }) : []
     ]);
     this.revision = studio.revisionOf(container, loads[0]);
+    this.fileRevision = studio.fileRevisionOf(container, loads[0]);
     var xml = await loads[0].text();
     var templates = loads[1];
 

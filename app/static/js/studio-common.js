@@ -1,12 +1,16 @@
 /*
  * What the studio's editors (js/modeler.js, js/dmn-editor.js) share: their words in the page's language,
- * the problem list, and saving with the revision the editor opened so two analysts cannot overwrite each
- * other silently (window.PortalStudio).
+ * the problem list, and saving with the revision of the file the editor opened so two analysts cannot
+ * overwrite each other silently, while editors of different files save without getting in each other's
+ * way (window.PortalStudio).
  *
  * The editor's container may carry
  *   data-messages='{"saved": "Đã lưu", "problems": "{n} problem(s) found", ...}'  (English by default)
  *   data-revision="7"        the working copy's revision the page was made from (the file's
  *                            X-Draft-Revision header, when present, wins)
+ *   data-file-revision="…"   the revision of the edited file the page was made from (the file's
+ *                            X-Draft-File-Revision header, when present, wins); a save sends it back and
+ *                            is refused (HTTP 409) only when that file changed since
  *   data-problems-url="..."  where the working copy's current problems are read when the editor opens
  *   data-file-name="..."     the name a "download your version" link saves under
  * and a child [data-modeler-conflict] where a refused save (HTTP 409) explains itself and offers to reload.
@@ -136,6 +140,12 @@
     return value && /^\d+$/.test(value) ? parseInt(value, 10) : null;
   }
 
+  /** The revision of the edited file: the file's X-Draft-File-Revision header, else data-file-revision. */
+  function fileRevisionOf(container, response) {
+    var header = response && response.headers.get('X-Draft-File-Revision');
+    return header || container.getAttribute('data-file-revision') || null;
+  }
+
   /** The working copy's problems now (an empty list when the container names no URL). */
   async function currentProblems(container) {
     var url = container.getAttribute('data-problems-url');
@@ -147,12 +157,16 @@
   }
 
   /**
-   * POST {xml, revision} to the container's data-save-url. Returns {ok, conflict, status, body, problems}.
+   * POST {xml, revision, file_revision} to the container's data-save-url. Returns
+   * {ok, conflict, status, body, problems}.
    */
-  async function postSave(container, xml, revision) {
+  async function postSave(container, xml, revision, fileRevision) {
     var payload = { xml: xml };
     if (revision !== null && revision !== undefined) {
       payload.revision = revision;
+    }
+    if (fileRevision) {
+      payload.file_revision = fileRevision;
     }
     var response = await fetch(container.getAttribute('data-save-url'), {
       method: 'POST',
@@ -219,7 +233,8 @@
 
   /**
    * Save the editor's model with the revision it opened, and show the outcome. The editor brings
-   * container, t, saveButton, revision (updated after a save), status(text) and showProblems(problems);
+   * container, t, saveButton, revision and fileRevision (updated after a save), status(text) and
+   * showProblems(problems);
    * xmlOf() is the editor's own way to get its XML (a promise). A refused save (HTTP 409) shows the
    * conflict box; a save the server took clears the dirty flag unless it found problems.
    */
@@ -232,7 +247,7 @@
     editor.status(t('saving'));
     try {
       var xml = await xmlOf();
-      var answer = await postSave(container, xml, editor.revision);
+      var answer = await postSave(container, xml, editor.revision, editor.fileRevision);
       if (answer.conflict) {
         showConflict(container, t, xml);
         throw new Error((answer.body && (answer.body.message || answer.body.reason)) || t('conflict'));
@@ -243,6 +258,9 @@
       }
       if (answer.body && typeof answer.body.revision === 'number') {
         editor.revision = answer.body.revision;
+      }
+      if (answer.body && typeof answer.body.file_revision === 'string') {
+        editor.fileRevision = answer.body.file_revision;
       }
       editor.showProblems(answer.problems);
       if (answer.ok && !answer.problems.length) {
@@ -281,6 +299,7 @@
     listProblems: listProblems,
     fetchOk: fetchOk,
     revisionOf: revisionOf,
+    fileRevisionOf: fileRevisionOf,
     currentProblems: currentProblems,
     postSave: postSave,
     showConflict: showConflict,
