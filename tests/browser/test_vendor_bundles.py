@@ -66,7 +66,13 @@ class _Handler(SimpleHTTPRequestHandler):
         else:
             status = 422 if self.server.problems else 200
             self.server.revision += 1
-            answer = json.dumps({"problems": self.server.problems, "revision": self.server.revision}).encode()
+            answer = json.dumps(
+                {
+                    "problems": self.server.problems,
+                    "revision": self.server.revision,
+                    "file_revision": f"file-{self.server.revision}",
+                }
+            ).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(answer)))
@@ -304,7 +310,7 @@ def test_viewer_marks_the_changes_between_two_versions(page, site):
 MODELER_BODY = (
     '<div id="editor" data-bpmn-modeler data-xml-url="/bpmn/specialized_inspection.bpmn"'
     ' data-templates-url="/element-templates.json" data-save-url="/save/specialized_inspection.bpmn"'
-    ' data-problems-url="/problems.json" data-revision="4"'
+    ' data-problems-url="/problems.json" data-revision="4" data-file-revision="file-4"'
     ' data-file-name="specialized_inspection.bpmn"></div>'
 )
 MODELER_ASSETS = {
@@ -427,6 +433,7 @@ def test_modeler_save_posts_the_xml_and_lists_problems(page, site):
     assert saved.get("id") == "Definitions_specialized_inspection"
 
     assert site.posts[0]["json"]["revision"] == 4
+    assert site.posts[0]["json"]["file_revision"] == "file-4"  # the file's revision the page was made from
 
     items = page.locator("#editor [data-modeler-problems] li")
     assert items.count() == 2
@@ -456,6 +463,7 @@ def test_modeler_save_posts_the_xml_and_lists_problems(page, site):
     assert "lint-error" not in page.get_attribute("#editor g[data-element-id='publish_result']", "class")
     assert len(site.posts) == 2
     assert site.posts[1]["json"]["revision"] == 5  # the revision the first save answered
+    assert site.posts[1]["json"]["file_revision"] == "file-5"
 
 
 def test_modeler_palette_creates_a_port_move_task_from_its_template(page, site):
@@ -588,7 +596,7 @@ def _open_dmn(page, site, fragment: str = ""):
         "dmn",
         '<div id="dmn" data-dmn-modeler data-xml-url="/bpmn/lead_agency.dmn"'
         ' data-save-url="/save/lead_agency.dmn" data-problems-url="/problems.json" data-revision="4"'
-        ' data-file-name="lead_agency.dmn"></div>',
+        ' data-file-revision="file-4" data-file-name="lead_agency.dmn"></div>',
         styles=["vendor/dmn-modeler.css", "css/diagram.css"],
         scripts=["vendor/dmn-modeler.js", "js/studio-common.js", "js/dmn-editor.js"],
         fragment=fragment,
@@ -621,6 +629,7 @@ def test_dmn_editor_opens_the_routing_table_and_saves(page, site):
     assert len(site.posts) == 1
     assert site.posts[0]["csrf"] == CSRF_TOKEN
     assert site.posts[0]["json"]["revision"] == 4
+    assert site.posts[0]["json"]["file_revision"] == "file-4"
     saved = etree.fromstring(site.posts[0]["json"]["xml"].encode())
     assert saved.find(f"{{{DMN_NS}}}decision").get("id") == "lead_agency"
     assert len(saved.findall(f".//{{{DMN_NS}}}rule")) == len(rules)
