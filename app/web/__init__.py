@@ -107,6 +107,8 @@ def _install_error_pages(app: Flask) -> None:
     from app.api.errors import _http_error, _portal_error
     from app.engine.errors import PortalError
 
+    from .reasons import reason
+
     titles = {
         400: _("The request could not be understood"),
         403: _("You may not open this page"),
@@ -127,7 +129,7 @@ def _install_error_pages(app: Flask) -> None:
     def portal_error(exc: PortalError):
         if request.path.startswith("/api/"):
             return _portal_error(exc)
-        return page(exc.status, _(exc.message))
+        return page(exc.status, reason(exc) if exc.params else _(exc.message))
 
     app.register_error_handler(HTTPException, http_error)
     app.register_error_handler(PortalError, portal_error)

@@ -26,6 +26,7 @@ from app.signing.service import PinSigning
 from .auth import current_actor
 from .context import portal
 from .labels import step_label
+from .reasons import reason
 from .sla import SlaClock
 
 bp = Blueprint("tasks", __name__)
@@ -163,11 +164,17 @@ def submit(work_item_id: int):
     except SignatureRejected as exc:  # shown at the PIN field, the only signing input of the web form
         error = {"field": "signing_pin", "reason": exc.message}
         return _render(item, consignment, instance, schema, values=shown, errors=[error], status=exc.status)
-    except PortalError as exc:
-        error = {"field": exc.field or "form", "reason": exc.message}
+    except PortalError as exc:  # a reason naming a state or role is translated with its words
+        error = {"field": exc.field or "form", "reason": reason(exc) if exc.params else exc.message}
+        with portal().db.read_session() as db:  # the step as it is now (completed meanwhile, say)
+            item, consignment, instance, schema = _load(db, work_item_id)
         return _render(item, consignment, instance, schema, values=shown, errors=[error], status=exc.status)
     flash(_("Step completed: %(step)s", step=step_label(item.step_id, item.step_name)), "success")
     return redirect(url_for("consignments.show", declaration_no=consignment.declaration_no))
+
+
+# Fields an error may name that are not inputs of the form: the step itself, or the page's revision.
+_WHOLE_FORM = ("form", "work_item_id", "revision", "expected_revision")
 
 
 def _label(views, field: str) -> str:
@@ -177,4 +184,6 @@ def _label(views, field: str) -> str:
             return view.label
     if name == "signing_pin":
         return _("Signing PIN")
+    if name in _WHOLE_FORM:
+        return _("Form")
     return _("Attachments") if name == "attachments" else name

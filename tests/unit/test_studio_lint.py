@@ -33,6 +33,16 @@ def edited(*replacements: tuple[str, str]) -> Bundle:
     return Bundle({**REAL.files, BPMN: text.encode("utf-8")})
 
 
+def fail_flow_condition(expression: str) -> tuple[str, str]:
+    """A condition on the result gateway's "fail" flow (plain in the model), after its Vietnamese label."""
+    label = '<camunda:property name="name_vi" value="không đạt" />\n        </camunda:properties>\n'
+    label += "      </bpmn:extensionElements>\n"
+    condition = (
+        f'<bpmn:conditionExpression xsi:type="bpmn:tFormalExpression">{expression}</bpmn:conditionExpression>'
+    )
+    return label, label + condition
+
+
 def problems(candidate: Bundle) -> list[Problem]:
     with pytest.raises(BundleInvalid) as caught:
         compile_bundle(candidate, known_topics=KNOWN_TOPICS, known_messages=KNOWN_MESSAGES)
@@ -54,12 +64,7 @@ def test_exclusive_gateway_without_default_flow():
                 ' default="Flow_result_gateway_to_handle_non_compliance"',
                 "",
             ),
-            (
-                'name="fail" sourceRef="result_gateway" targetRef="handle_non_compliance" />',
-                'name="fail" sourceRef="result_gateway" targetRef="handle_non_compliance">'
-                '<bpmn:conditionExpression xsi:type="bpmn:tFormalExpression">result == "fail"'
-                "</bpmn:conditionExpression></bpmn:sequenceFlow>",
-            ),
+            fail_flow_condition('result == "fail"'),
         )
     )
     assert (problem.element_id, problem.element_name) == ("result_gateway", "Result?")
@@ -71,12 +76,7 @@ def test_exclusive_gateway_with_complementary_conditions_needs_no_default():
     compile_bundle(
         edited(
             (' default="Flow_result_gateway_to_handle_non_compliance"', ""),
-            (
-                'name="fail" sourceRef="result_gateway" targetRef="handle_non_compliance" />',
-                'name="fail" sourceRef="result_gateway" targetRef="handle_non_compliance">'
-                '<bpmn:conditionExpression xsi:type="bpmn:tFormalExpression">not (result == "pass")'
-                "</bpmn:conditionExpression></bpmn:sequenceFlow>",
-            ),
+            fail_flow_condition('not (result == "pass")'),
         ),
         known_topics=KNOWN_TOPICS,
     )
@@ -86,12 +86,7 @@ def test_exclusive_gateway_with_a_true_condition_needs_no_default():
     compile_bundle(
         edited(
             (' default="Flow_result_gateway_to_handle_non_compliance"', ""),
-            (
-                'name="fail" sourceRef="result_gateway" targetRef="handle_non_compliance" />',
-                'name="fail" sourceRef="result_gateway" targetRef="handle_non_compliance">'
-                '<bpmn:conditionExpression xsi:type="bpmn:tFormalExpression">True'
-                "</bpmn:conditionExpression></bpmn:sequenceFlow>",
-            ),
+            fail_flow_condition("True"),
         ),
         known_topics=KNOWN_TOPICS,
     )

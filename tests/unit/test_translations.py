@@ -14,9 +14,10 @@ from app.engine.bundle import compile_bundle, load_bundle
 from app.engine.serializer import WorkflowCodec
 from app.i18n import TRANSLATIONS_DIR
 from app.settings import PROJECT_ROOT
-from app.step_names import StepNames, steps_of_spec_json, vietnamese_name
+from app.step_names import StepNames, steps_of_spec_json, vietnamese_diagram, vietnamese_name
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
+CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
 
 METHOD_MAP = [("**.py", "python"), ("templates/**.html", "jinja2"), ("forms/**.html", "jinja2")]
 
@@ -93,6 +94,28 @@ def test_every_flow_node_of_the_model_has_a_vietnamese_name():
             english, vietnamese = node.get("name"), vietnamese_name(specs[node.get("id")])
             assert english and vietnamese, f"{name}: {node.get('id')} needs a name and a name_vi"
             assert vietnamese != english and not vietnamese.isascii(), (node.get("id"), vietnamese)
+
+
+def test_every_named_sequence_flow_has_a_vietnamese_label_which_the_diagram_shows():
+    bundle = load_bundle(PROJECT_ROOT / "bpmn")
+    for name in bundle.bpmn_files():
+        xml = bundle.files[name]
+        named = [f for f in etree.fromstring(xml).iter(f"{{{BPMN_NS}}}sequenceFlow") if f.get("name")]
+        assert len(named) >= 10
+        drawn = {
+            f.get("id"): f.get("name")
+            for f in etree.fromstring(vietnamese_diagram(xml.decode("utf-8"))).iter(
+                f"{{{BPMN_NS}}}sequenceFlow"
+            )
+        }
+        for flow in named:
+            vietnamese = [
+                p.get("value")
+                for p in flow.iterfind(f"./{{{BPMN_NS}}}extensionElements/{{{CAMUNDA_NS}}}properties/*")
+                if p.get("name") == "name_vi"
+            ]
+            assert vietnamese and not vietnamese[0].isascii(), f"{name}: {flow.get('id')} needs a name_vi"
+            assert drawn[flow.get("id")] == vietnamese[0].strip()
 
 
 def test_the_stored_spec_gives_each_step_its_vietnamese_name():

@@ -131,6 +131,11 @@ def test_operator_retries_incidents_after_the_port_comes_back(portal, person, wo
     manager = person("manager.02ci")
     listing = manager.get("/incidents")
     assert number in listing.text and "port.move_containers" in listing.text
+    # The step reads in the manager's language (Vietnamese), as in the inbox; its id is not shown.
+    assert texts(listing, "//td[@data-step='move_containers']") == ["Yêu cầu cảng di chuyển container"]
+    manager.post("/language", {"locale": "en", "next": "/incidents"}, token_from="/incidents")
+    in_english = texts(manager.get("/incidents"), "//td[@data-step='move_containers']")
+    assert in_english == ["Ask the port to move the containers"]
     job_ids = page(listing).xpath("//input[@name='job_id']/@value")
     assert len(job_ids) == 1
     response = manager.post(

@@ -11,7 +11,18 @@ from sqlalchemy import func, select
 
 from app.models import Attachment, AuditEvent, Notification, WorkItem
 from app.signing.pki import DEMO_PIN
-from tests.procedure import consignment, registration, work_item, worker_settles
+from tests.procedure import (
+    PASS,
+    PAYMENT,
+    SAMPLING,
+    completes,
+    consignment,
+    registration,
+    trader_countersigns,
+    trader_registers,
+    work_item,
+    worker_settles,
+)
 from tests.web.client import page, texts
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
@@ -336,3 +347,28 @@ def test_the_registration_error_summary_names_fields_by_their_labels(portal, per
     assert lines == ["Container 2: Số kiểm tra phải là 6, không phải 7"]  # its label, in Vietnamese
     assert page(response).xpath("//div[@id='error-summary']//a/@href") == ["#field-containers"]
     assert not any("containers[" in line for line in lines)
+
+
+def test_paying_twice_from_the_same_page_is_refused_in_the_trader_s_language(portal, person, worker):
+    """The trader pays, goes back and submits the payment form again: the page says, in Vietnamese and
+    with the state translated too, that the step is already done; nothing is completed twice."""
+    number = trader_registers(portal, "C01")
+    worker_settles(worker, portal, number)
+    completes(portal, "officer.raho6", number, "record_sampling", SAMPLING)
+    trader_countersigns(portal, number)
+    completes(portal, "officer.raho6", number, "publish_result", PASS)
+    worker_settles(worker, portal, number)
+    trader = person("trader.t01")
+    pay = work_item(portal, number, "pay_fees")
+    form = f"/work-items/{pay.id}"
+    token = trader.csrf(form)  # the page the trader goes back to
+    first = trader.post(form, PAYMENT, token_from=form)
+    assert first.status_code == 302
+    before = _counts(portal)
+    again = trader.http.post(
+        trader.base_url + form, data={**PAYMENT, "csrf_token": token}, allow_redirects=False, timeout=20
+    )
+    assert again.status_code == 409
+    assert texts(again, "//div[@id='error-summary']//li") == ["Biểu mẫu: Công việc này hiện đã xong"]
+    assert not page(again).xpath("//form[@class='task-form']")  # nothing left to submit
+    assert _counts(portal) == before
