@@ -180,6 +180,26 @@ def timeline(session: Session, consignment_id: int) -> list[TimelineEvent]:
     )
 
 
+def decision_outputs(session: Session, consignment_id: int, steps: list[str]) -> dict[str, dict[str, Any]]:
+    """``{step: outputs}``: what the newest timeline decision of each business rule ``step`` decided for
+    the consignment (a step not decided yet is left out)."""
+    found: dict[str, dict[str, Any]] = {}
+    for step in dict.fromkeys(steps):
+        detail = session.scalar(
+            select(TimelineEvent.detail)
+            .where(
+                TimelineEvent.consignment_id == consignment_id,
+                TimelineEvent.kind == "decision",
+                TimelineEvent.step_id == step,
+            )
+            .order_by(TimelineEvent.id.desc())
+            .limit(1)
+        )
+        if detail is not None:
+            found[step] = dict(detail)
+    return found
+
+
 def open_work(session: Session, consignment_id: int) -> list[WorkItem]:
     return list(
         session.scalars(

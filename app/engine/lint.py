@@ -26,6 +26,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
 )
 from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
 
+from app.forms.context import FORMATS, context_entries
 from app.signing.countersign import countersigned_steps
 
 from . import sandbox
@@ -70,12 +71,19 @@ def lint(
         if isinstance(task_spec, PortalUserTask)
         and (task_spec.extensions or {}).get("signature") == "required"
     }
+    decided = {
+        task_spec.bpmn_id: [o.name for o in task_spec.dmnEngine.decision_table.outputs]
+        for process in [spec, *subprocess_specs.values()]
+        for task_spec in process.task_specs.values()
+        if getattr(task_spec, "dmnEngine", None) is not None
+    }
     for process in [spec, *subprocess_specs.values()]:
         file = Path(getattr(process, "file", "") or "").name or "<bpmn>"
         for task_spec in process.task_specs.values():
             if isinstance(task_spec, PortalUserTask):
                 _check_user_task(task_spec, forms, broken_forms, file, problems)
                 _check_countersigned(task_spec, forms, signed, file, problems)
+                _check_context(task_spec, forms, decided, file, problems)
             if isinstance(task_spec, ExternalServiceTask):
                 _check_service_task(task_spec, known_topics, file, problems)
             script = getattr(task_spec, "script", None)
@@ -138,6 +146,31 @@ def _check_countersigned(
                     task_spec.bpmn_id,
                 )
             )
+
+
+def _check_context(
+    task_spec, forms, decided: Mapping[str, list[str]], file: str, problems: list[Problem]
+) -> None:
+    """A form's ``x-context`` shows outputs of business rule tasks: each must name such a task of the
+    model and an output of its decision table, with a format the portal knows."""
+    key = task_spec.form.key if task_spec.form else None
+    schema = forms.get(key) if key and isinstance(forms.get(key), dict) else None
+    items = (schema or {}).get("x-context")
+    if items is not None and (not isinstance(items, list) or len(items) != len(context_entries(schema))):
+        message = f'form \'{key}\' x-context must be a list of {{"decision": <task>, "output": <name>}}'
+        problems.append(Problem(file, message, None, task_spec.bpmn_id))
+    for entry in context_entries(schema or {}):
+        where = f"form '{key}' x-context '{entry.decision}.{entry.output}'"
+        if entry.decision not in decided:
+            reason = f"'{entry.decision}' is not a business rule task of the model"
+        elif entry.output not in decided[entry.decision]:
+            outputs = ", ".join(decided[entry.decision]) or "none"
+            reason = f"'{entry.output}' is not an output of its decision table (outputs: {outputs})"
+        elif entry.format not in FORMATS:
+            reason = f"format '{entry.format}' is not one of {', '.join(FORMATS)}"
+        else:
+            continue
+        problems.append(Problem(file, f"{where}: {reason}", None, task_spec.bpmn_id))
 
 
 def _check_performer(task_spec, file: str, problems: list[Problem]) -> None:

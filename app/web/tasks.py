@@ -13,6 +13,7 @@ from flask_login import login_required
 from app import queries
 from app.engine.commands import CompleteWorkItem
 from app.engine.errors import PortalError, StaleRevision, ValidationFailed
+from app.forms.context import context_entries, context_rows
 from app.forms.messages import localized_reason
 from app.forms.rendering import field_views, form_title, parse_submission
 from app.forms.uploads import attachment_rules, check_uploads
@@ -54,6 +55,7 @@ def _render(item, consignment, instance, schema, *, values=None, errors=None, st
         files = queries.attachments(db, consignment.id)
         signed = countersign.records(db, consignment.id, schema)
         forms = db.get(ModelVersion, instance.model_version_id).forms if signed else {}
+        decided = queries.decision_outputs(db, consignment.id, [e.decision for e in context_entries(schema)])
     if values is None and signed:  # a countersigning form shows the reference of the record it confirms
         values = {name: record.sha256 for name, record in signed.items()}
     views = field_views(schema, locale, values=values, variables=_variables(consignment), errors=messages)
@@ -71,6 +73,7 @@ def _render(item, consignment, instance, schema, *, values=None, errors=None, st
             fields=views,
             title=title or step_label(item.step_id, item.step_name),
             description=description,
+            context=context_rows(schema, decided, locale),
             errors=summary,
             attachment_rules=attachment_rules(schema),
             attachment_error=messages.get("attachments"),
