@@ -821,3 +821,39 @@ def test_every_accepted_user_task_resolves_to_a_performer(replacement):
     group = spec.candidate_groups or spec.lane or ""
     group = str(evaluate_template(engine, group, SAMPLE_DATA)) if "${" in group else group
     resolve_performer(group, SAMPLE_DATA)
+
+
+FEE_FORM = "forms/fee_payment.json"
+CONTEXT_CASES = {
+    "a user task, not a decision": (
+        [{"decision": "pay_fees", "output": "fee_vnd"}],
+        "'pay_fees' is not a business rule task of the model",
+    ),
+    "an output the fee table does not have": (
+        [{"decision": "compute_fees", "output": "fee_usd"}],
+        "'fee_usd' is not an output of its decision table (outputs: fee_vnd)",
+    ),
+    "an unknown format": (
+        [{"decision": "compute_fees", "output": "fee_vnd", "format": "euros"}],
+        "format 'euros' is not one of money, number, text",
+    ),
+    "an item without an output": ([{"decision": "compute_fees"}], "x-context must be a list"),
+    "not a list": ({"decision": "compute_fees", "output": "fee_vnd"}, "x-context must be a list"),
+}
+
+
+@pytest.mark.parametrize(("context", "message"), CONTEXT_CASES.values(), ids=CONTEXT_CASES.keys())
+def test_a_form_showing_a_decision_output_must_name_a_real_one(context, message):
+    schema = json.loads(REAL.files[FEE_FORM])
+    schema["x-context"] = context
+    problem = only_problem(bundle(files={FEE_FORM: json.dumps(schema).encode()}))
+    assert (problem.file, problem.element_id) == (BPMN, "pay_fees")
+    assert message in problem.message
+
+
+def test_the_pay_form_shows_the_fee_the_fee_table_decides():
+    context = json.loads(REAL.files[FEE_FORM])["x-context"]
+    assert [(c["decision"], c["output"], c["format"]) for c in context] == [
+        ("compute_fees", "fee_vnd", "money")
+    ]
+    assert "fee_vnd" not in json.loads(REAL.files[FEE_FORM])["description"]

@@ -9,7 +9,7 @@ import hashlib
 import pytest
 from sqlalchemy import func, select
 
-from app.models import Attachment, AuditEvent, Notification, WorkItem
+from app.models import Attachment, AuditEvent, Notification, TimelineEvent, WorkItem
 from app.signing.pki import DEMO_PIN
 from tests.procedure import (
     PASS,
@@ -372,3 +372,40 @@ def test_paying_twice_from_the_same_page_is_refused_in_the_trader_s_language(por
     assert texts(again, "//div[@id='error-summary']//li") == ["Biểu mẫu: Công việc này hiện đã xong"]
     assert not page(again).xpath("//form[@class='task-form']")  # nothing left to submit
     assert _counts(portal) == before
+
+
+def test_the_trader_sees_the_fee_to_pay_in_vietnamese_and_in_english(portal, person, worker):
+    """The pay page shows the fee the fee table decided, read-only above the form, with the thousands
+    separators and currency of the reader's language; the help text names no variable."""
+    number = trader_registers(portal, "C01")
+    worker_settles(worker, portal, number)
+    completes(portal, "officer.raho6", number, "record_sampling", SAMPLING)
+    trader_countersigns(portal, number)
+    completes(portal, "officer.raho6", number, "publish_result", PASS)
+    worker_settles(worker, portal, number)
+    with portal.db.session() as db:
+        fee = db.scalar(
+            select(TimelineEvent.detail["fee_vnd"].as_integer()).where(
+                TimelineEvent.consignment_id == consignment(portal, number).id,
+                TimelineEvent.kind == "decision",
+                TimelineEvent.step_id == "compute_fees",
+            )
+        )
+    assert fee and fee >= 1000
+    trader = person("trader.t01")
+    form = f"/work-items/{work_item(portal, number, 'pay_fees').id}"
+
+    vietnamese = trader.get(form)
+    shown = texts(
+        vietnamese, "//dl[contains(@class,'form-context')]/dt[.='Phí kiểm tra']/following-sibling::dd[1]"
+    )
+    assert shown == [f"{fee:,}".replace(",", ".") + " ₫"]  # e.g. "400.000 ₫"
+    assert "fee_vnd" not in vietnamese.text and page(vietnamese).xpath("//form[@class='task-form']")
+
+    trader.post("/language", {"locale": "en", "next": form}, token_from=form)
+    english = trader.get(form)
+    shown = texts(
+        english, "//dl[contains(@class,'form-context')]/dt[.='Inspection fee']/following-sibling::dd[1]"
+    )
+    assert shown == [f"VND {fee:,}"]  # e.g. "VND 400,000"
+    assert "fee_vnd" not in english.text
