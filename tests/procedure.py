@@ -194,3 +194,23 @@ PRESERVATION_REQUEST = {
     "undertaking_accepted": True,
 }
 NON_COMPLIANCE = {"measure": "re_export", "penalty_vnd": 0, "note": "Re-export within 30 days."}
+
+
+def beef_waiting_for_payment(portal, worker) -> str:
+    """Demo consignment C01 (frozen beef, RAHO6 leads) up to the trader's payment: registered, moved,
+    sampled, countersigned, passed."""
+    number = trader_registers(portal, "C01")
+    worker_settles(worker, portal, number)
+    completes(portal, "officer.raho6", number, "record_sampling", SAMPLING)
+    trader_countersigns(portal, number)
+    completes(portal, "officer.raho6", number, "publish_result", PASS)
+    worker_settles(worker, portal, number)
+    return number
+
+
+def beef_cleared(portal, worker) -> str:
+    """Demo consignment C01 all the way to clearance."""
+    number = beef_waiting_for_payment(portal, worker)
+    completes(portal, "trader.t01", number, "pay_fees", PAYMENT)
+    assert worker_settles(worker, portal, number).status == "cleared"
+    return number

@@ -22,13 +22,7 @@ from pyhanko_certvalidator import ValidationContext
 from app.cli import main
 from app.settings import PROJECT_ROOT
 from tests.procedure import (
-    PASS,
-    PAYMENT,
-    SAMPLING,
-    completes,
-    trader_countersigns,
-    trader_registers,
-    worker_settles,
+    beef_cleared,
 )
 
 DOC = PROJECT_ROOT / "docs" / "evidence-verification.md"
@@ -45,14 +39,7 @@ def documented_python_recipe() -> str:
 
 @pytest.fixture
 def cleared_beef_bundle(portal, live_portal, worker, tmp_path) -> Path:
-    number = trader_registers(portal, "C01")
-    worker_settles(worker, portal, number)
-    completes(portal, "officer.raho6", number, "record_sampling", SAMPLING)
-    trader_countersigns(portal, number)
-    completes(portal, "officer.raho6", number, "publish_result", PASS)
-    worker_settles(worker, portal, number)
-    completes(portal, "trader.t01", number, "pay_fees", PAYMENT)
-    assert worker_settles(worker, portal, number).status == "cleared"
+    number = beef_cleared(portal, worker)
     out = tmp_path / f"evidence-{number}"
     env = {
         "PORTAL_DATABASE_URL": portal.settings.database_url,

@@ -19,8 +19,8 @@ from app.signing import pki
 from tests.integration.test_evidence_export import run_python_recipe, verify_with_openssl
 from tests.procedure import (
     PASS,
-    PAYMENT,
     SAMPLING,
+    beef_cleared,
     completes,
     trader_countersigns,
     trader_registers,
@@ -30,15 +30,7 @@ from tests.web.client import page, texts
 
 
 def _cleared_beef(portal, worker) -> str:
-    number = trader_registers(portal, "C01")
-    worker_settles(worker, portal, number)
-    completes(portal, "officer.raho6", number, "record_sampling", SAMPLING)
-    trader_countersigns(portal, number)
-    completes(portal, "officer.raho6", number, "publish_result", PASS)
-    worker_settles(worker, portal, number)
-    completes(portal, "trader.t01", number, "pay_fees", PAYMENT)
-    assert worker_settles(worker, portal, number).status == "cleared"
-    return number
+    return beef_cleared(portal, worker)
 
 
 def _download_link(person, number: str, kind: str) -> str | None:

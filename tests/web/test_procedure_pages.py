@@ -15,6 +15,7 @@ from tests.procedure import (
     PASS,
     PAYMENT,
     SAMPLING,
+    beef_waiting_for_payment,
     completes,
     consignment,
     registration,
@@ -352,12 +353,7 @@ def test_the_registration_error_summary_names_fields_by_their_labels(portal, per
 def test_paying_twice_from_the_same_page_is_refused_in_the_trader_s_language(portal, person, worker):
     """The trader pays, goes back and submits the payment form again: the page says, in Vietnamese and
     with the state translated too, that the step is already done; nothing is completed twice."""
-    number = trader_registers(portal, "C01")
-    worker_settles(worker, portal, number)
-    completes(portal, "officer.raho6", number, "record_sampling", SAMPLING)
-    trader_countersigns(portal, number)
-    completes(portal, "officer.raho6", number, "publish_result", PASS)
-    worker_settles(worker, portal, number)
+    number = beef_waiting_for_payment(portal, worker)
     trader = person("trader.t01")
     pay = work_item(portal, number, "pay_fees")
     form = f"/work-items/{pay.id}"
