@@ -394,12 +394,10 @@ def inbox_page(
         .outerjoin(User, User.id == WorkItem.assignee_id)
         .where(*conditions)
     )
-    total = session.scalar(
-        select(func.count())
-        .select_from(WorkItem)
-        .join(Consignment, Consignment.id == WorkItem.consignment_id)
-        .where(*conditions)
-    )
+    counted = select(func.count()).select_from(WorkItem)
+    if filters.declaration_no:  # the only condition on the consignment; every work item has one
+        counted = counted.join(Consignment, Consignment.id == WorkItem.consignment_id)
+    total = session.scalar(counted.where(*conditions))
     rows = session.execute(
         base.order_by(WorkItem.due_at.is_(None), WorkItem.due_at, WorkItem.id)
         .limit(per_page)

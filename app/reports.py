@@ -123,8 +123,16 @@ def headline(session: Session, scope: Scope, now: datetime) -> Headline:
 
 
 def sla_breaches(session: Session, scope: Scope, now: datetime, kind: str) -> list[BreachRow]:
-    """Tasks with a deadline per organization of ``kind``: finished ones from the running totals, open
-    ones counted live (late when their deadline has passed)."""
+    """Tasks with a deadline per organization of ``kind`` (see ``sla_breaches_by_kind``)."""
+    return sla_breaches_by_kind(session, scope, now, (kind,))[kind]
+
+
+def sla_breaches_by_kind(
+    session: Session, scope: Scope, now: datetime, kinds: tuple[str, ...]
+) -> dict[str, list[BreachRow]]:
+    """Tasks with a deadline per organization, for each organization kind of ``kinds``: finished ones
+    from the running totals, open ones counted live (late when their deadline has passed). One pass over
+    the open work serves every kind."""
     done = dict(
         (org, (items, breached))
         for org, items, breached in session.execute(
@@ -143,20 +151,17 @@ def sla_breaches(session: Session, scope: Scope, now: datetime, kind: str) -> li
             .group_by(organization)
         )
     }
-    names = {
-        code: (name, name_vi)
-        for code, name, name_vi in session.execute(
-            select(Organization.code, Organization.name, Organization.name_vi).where(
-                Organization.kind == kind, Organization.code.in_(set(done) | set(live))
-            )
-        )
-    }
-    rows = []
-    for org in sorted(names):
+    by_kind: dict[str, list[BreachRow]] = {kind: [] for kind in kinds}
+    named = session.execute(
+        select(Organization.kind, Organization.code, Organization.name, Organization.name_vi)
+        .where(Organization.kind.in_(kinds), Organization.code.in_(set(done) | set(live)))
+        .order_by(Organization.code)
+    )
+    for kind, org, name, name_vi in named:
         items = done.get(org, (0, 0))[0] + live.get(org, (0, 0))[0]
         breached = done.get(org, (0, 0))[1] + live.get(org, (0, 0))[1]
-        rows.append(BreachRow(org, names[org][0], items, breached, names[org][1]))
-    return rows
+        by_kind[kind].append(BreachRow(org, name, items, breached, name_vi))
+    return by_kind
 
 
 def step_times(session: Session, scope: Scope) -> list[StepTime]:

@@ -30,10 +30,11 @@ def _require_manager() -> None:
 
 def _figures(db, now):
     scope = reports.scope_of(db, current_actor())
+    breaches = reports.sla_breaches_by_kind(db, scope, now, ("agency", "customs"))
     return {
         "headline": reports.headline(db, scope, now),
-        "agency_breaches": reports.sla_breaches(db, scope, now, "agency"),
-        "branch_breaches": reports.sla_breaches(db, scope, now, "customs"),
+        "agency_breaches": breaches["agency"],
+        "branch_breaches": breaches["customs"],
         "steps": reports.step_times(db, scope),
         "trend": reports.clearance_trend(db, scope, portal().calendar.hours_per_day),
         "stalled": reports.stalled_consignments(db, scope),
