@@ -468,15 +468,11 @@ def pki_init() -> None:
 def pki_issue(username: str, pin: str | None, csr_file: str | None, days: int, out_file: Path | None) -> None:
     """Issue a signing certificate to USERNAME (remote signing with a PIN, or from a CSR)."""
     from app.engine.commands.pki import IssueCertificate
-    from app.signing.errors import PkiError
     from app.signing.pki import check_pin
 
     csr = None
     if csr_file is not None:
-        try:
-            csr = Path(csr_file).read_bytes()
-        except OSError as exc:
-            raise PkiError(f"cannot read {csr_file}: {exc.strerror or exc}", field="csr") from None
+        csr = _read_input(csr_file, field="csr")
     elif pin is None:
         pin = click.prompt("Signing PIN", hide_input=True, confirmation_prompt=True)
     if csr is None:
@@ -494,14 +490,20 @@ def pki_issue(username: str, pin: str | None, csr_file: str | None, days: int, o
 def pki_register(username: str, cert_file: str) -> None:
     """Register a certificate a trusted CA issued to USERNAME (PEM, optionally with its issuing CAs)."""
     from app.engine.commands.pki import RegisterCertificate
+
+    pem = _read_input(cert_file, field="cert_file")
+    registered = _portal().execute(RegisterCertificate(username, pem), _pki_admin())
+    click.echo(f"registered {registered.subject} for {username}")
+
+
+def _read_input(path: str, *, field: str) -> bytes:
+    """The bytes of a file a PKI command was given, or a one-line error naming the field."""
     from app.signing.errors import PkiError
 
     try:
-        pem = Path(cert_file).read_bytes()
+        return Path(path).read_bytes()
     except OSError as exc:
-        raise PkiError(f"cannot read {cert_file}: {exc.strerror or exc}", field="cert_file") from None
-    registered = _portal().execute(RegisterCertificate(username, pem), _pki_admin())
-    click.echo(f"registered {registered.subject} for {username}")
+        raise PkiError(f"cannot read {path}: {exc.strerror or exc}", field=field) from None
 
 
 @pki.command("revoke")
@@ -524,12 +526,8 @@ def pki_crl() -> None:
 def pki_crl_load(crl_file: str) -> None:
     """Check CRL_FILE (PEM or DER) against its CA and use it for every revocation check from now on."""
     from app.engine.commands.pki import LoadCrl
-    from app.signing.errors import PkiError
 
-    try:
-        data = Path(crl_file).read_bytes()
-    except OSError as exc:
-        raise PkiError(f"cannot read {crl_file}: {exc.strerror or exc}", field="file") from None
+    data = _read_input(crl_file, field="file")
     loaded = _portal().execute(LoadCrl(data, crl_file), _pki_admin())
     click.echo(f"loaded CRL of {loaded.issuer}: {loaded.revoked} revoked certificates")
     if loaded.expired:

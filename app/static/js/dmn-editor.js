@@ -142,16 +142,7 @@
     window.portalDmnEditor = this;
 
     if (!this.readonly) {
-      var problems = null;
-      try {
-        problems = await studio.currentProblems(container);
-      } catch (error) {
-        this.status((error && error.message) || String(error)); // the editor still works; a save lists them
-      }
-      if (problems) {
-        this.showProblems(problems);
-        this.status(problems.length ? t('current', { n: problems.length }) : t('clean'));
-      }
+      await studio.showCurrentProblems(this, false);
     }
     window.addEventListener('hashchange', function () { self.revealWanted(); });
     await this.revealWanted();

@@ -120,18 +120,7 @@
     window.portalModeler = modeler;
     window.portalModelerEditor = this;
 
-    var problems = null;
-    try {
-      problems = await studio.currentProblems(container);
-    } catch (error) {
-      this.status((error && error.message) || String(error)); // the editor still works; a save lists them
-    }
-    if (problems) {
-      this.showProblems(problems);
-      if (!templateErrors.length) {
-        this.status(problems.length ? t('current', { n: problems.length }) : t('clean'));
-      }
-    }
+    await studio.showCurrentProblems(this, templateErrors.length > 0);
     this.revealWanted();
     container.setAttribute('data-rendered', 'true');
   };

@@ -277,6 +277,27 @@
     }
   }
 
+  /**
+   * Show the working copy's problems as an editor opens, before any save: editor.showProblems(problems)
+   * and, unless keepStatus (the editor has something more pressing to say), their count in
+   * editor.status(). A failed look-up is only reported: the editor still works, and a save lists them.
+   */
+  async function showCurrentProblems(editor, keepStatus) {
+    var problems = null;
+    try {
+      problems = await currentProblems(editor.container);
+    } catch (error) {
+      editor.status((error && error.message) || String(error));
+      return;
+    }
+    if (problems) {
+      editor.showProblems(problems);
+      if (!keepStatus) {
+        editor.status(problems.length ? editor.t('current', { n: problems.length }) : editor.t('clean'));
+      }
+    }
+  }
+
   /** The element id the address points at (…/editor#element_id), or null. */
   function wantedElement() {
     var hash = window.location.hash;
@@ -305,6 +326,7 @@
     showConflict: showConflict,
     clearConflict: clearConflict,
     saveWithRevision: saveWithRevision,
+    showCurrentProblems: showCurrentProblems,
     wantedElement: wantedElement
   };
 })();
