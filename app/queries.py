@@ -4,6 +4,7 @@ Nothing here deserializes a workflow or changes state."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -29,6 +30,7 @@ from app.access import PORT_TOPIC_PREFIX, SEE_ALL_ROLES, SUPERVISOR_ROLES, termi
 from app.engine.executor import Actor
 from app.models import (
     Attachment,
+    AuditEvent,
     Consignment,
     Job,
     MessageInbox,
@@ -306,17 +308,43 @@ def work_item_json(w: WorkItem, declaration_no: str | None = None) -> dict[str, 
     }
 
 
-def timeline_json(t: TimelineEvent) -> dict[str, Any]:
-    return {
-        "at": t.at.isoformat(),
-        "kind": t.kind,
-        "step_id": t.step_id,
-        "step_name": t.step_name,
-        "actor": t.actor,
-        "organization": t.organization,
-        "working_hours": t.working_hours,
-        "detail": t.detail,
-    }
+def timeline_json(session: Session, consignment_id: int) -> list[dict[str, Any]]:
+    """The consignment's timeline for the API. A signed decision's row names its task: its data and files
+    are read from the signed payload of the task's audit event (see ``CompleteWorkItem``)."""
+    rows = timeline(session, consignment_id)
+    signed_tasks = [t.detail["signed_task"] for t in rows if "signed_task" in (t.detail or {})]
+    signed = signed_decisions(session, consignment_id, signed_tasks) if signed_tasks else {}
+    return [
+        {
+            "at": t.at.isoformat(),
+            "kind": t.kind,
+            "step_id": t.step_id,
+            "step_name": t.step_name,
+            "actor": t.actor,
+            "organization": t.organization,
+            "working_hours": t.working_hours,
+            "detail": signed.get((t.detail or {}).get("signed_task"), t.detail),
+        }
+        for t in rows
+    ]
+
+
+def signed_decisions(session: Session, consignment_id: int, task_ids: list[str]) -> dict[str, dict[str, Any]]:
+    """``{task_id: {"data", "attachments"?, "signed": True}}`` from the signed payloads of those tasks."""
+    found: dict[str, dict[str, Any]] = {}
+    for task_id, payload in session.execute(
+        select(AuditEvent.task_id, AuditEvent.signed_payload).where(
+            AuditEvent.consignment_id == consignment_id,
+            AuditEvent.task_id.in_(task_ids),
+            AuditEvent.signed_payload.is_not(None),
+        )
+    ):
+        body = json.loads(payload)
+        detail = {"data": body.get("data", {}), "signed": True}
+        if body.get("attachments"):
+            detail["attachments"] = body["attachments"]
+        found[task_id] = detail
+    return found
 
 
 def job_json(j: Job, declaration_no: str | None = None) -> dict[str, Any]:
@@ -497,15 +525,20 @@ def model_files(session: Session, consignment: Consignment) -> dict[str, Any]:
     return version.files if version else {}
 
 
-def notifications_for(session: Session, user_id: int, limit: int = 50) -> list[Notification]:
-    return list(
-        session.scalars(
-            select(Notification)
+def notifications_for(
+    session: Session, user_id: int, limit: int = 50
+) -> list[tuple[Notification, str | None]]:
+    """The user's newest notifications, each with its consignment's declaration number."""
+    return [
+        (row, declaration_no)
+        for row, declaration_no in session.execute(
+            select(Notification, Consignment.declaration_no)
+            .outerjoin(Consignment, Consignment.id == Notification.consignment_id)
             .where(Notification.user_id == user_id)
             .order_by(Notification.id.desc())
             .limit(limit)
         )
-    )
+    ]
 
 
 def unread_notifications(session: Session, user_id: int) -> int:

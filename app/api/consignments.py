@@ -85,7 +85,7 @@ def _consignment_response(declaration_no: str):
             )
         trader = session.get(Organization, consignment.trader_org_id)
         body = queries.consignment_json(consignment, trader.code if trader else None)
-        body["timeline"] = [queries.timeline_json(t) for t in queries.timeline(session, consignment.id)]
+        body["timeline"] = queries.timeline_json(session, consignment.id)
         body["open_tasks"] = [
             queries.work_item_json(w, declaration_no) for w in queries.open_work(session, consignment.id)
         ]

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from app.i18n import N_, normalize_locale, translator
 from app.models import Consignment, Notification, Organization, OutboundEmail, User, WorkItem
+from app.step_names import StepNames
 
 # Subject and body of each kind, as English msgids translated per recipient.
 _SUBJECTS = {
@@ -59,9 +60,10 @@ def notify(
     stmt = stmt.where(Organization.code == organization)
     if role is not None:
         stmt = stmt.where(User.role == role)
-    params: dict[str, Any] = {"step": step_name, "declaration": consignment.declaration_no}
-    if step_name_vi:
-        params["step_vi"] = step_name_vi
+    # Stored: the step's English name only. The declaration number is the consignment's and the
+    # Vietnamese name the model's: both are looked up when the list is read (``for_reading``).
+    params: dict[str, Any] = {"step": step_name}
+    mail = {**params, "declaration": consignment.declaration_no, "step_vi": step_name_vi}
     recipients = session.execute(stmt).all()
     for user_id, address, locale in recipients:
         notification = Notification(
@@ -76,7 +78,7 @@ def notify(
             notification.work_item = work_item
         session.add(notification)
         if email and address:
-            subject, body = render_email(kind, params, locale)
+            subject, body = render_email(kind, mail, locale)
             session.add(OutboundEmail(recipient=address, subject=subject, body=body, created_at=now))
     return len(recipients)
 
@@ -88,6 +90,15 @@ def render_email(kind: str, params: dict[str, Any], locale: str) -> tuple[str, s
     if normalize_locale(locale) == "vi" and params.get("step_vi"):
         values["step"] = params["step_vi"]
     return gettext(_SUBJECTS[kind]).format(**values), gettext(_BODIES[kind]).format(**values)
+
+
+def for_reading(params: dict[str, Any], declaration_no: str | None, names: StepNames) -> dict[str, Any]:
+    """A stored notification's params with what it leaves to be looked up: the declaration number and
+    the step's Vietnamese name (rows written before they were left out carry both themselves)."""
+    full = {"declaration": declaration_no or "", **params}
+    if not full.get("step_vi") and full.get("step"):
+        full["step_vi"] = names.vi(None, full["step"])
+    return full
 
 
 def describe(kind: str, params: dict[str, Any], locale: str) -> str:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import zlib
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, MetaData, TypeDecorator
+from sqlalchemy import JSON, DateTime, LargeBinary, MetaData, TypeDecorator
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase
 
@@ -36,6 +37,45 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class HexDigest(TypeDecorator[str]):
+    """A SHA-256 digest: the code reads and writes it as 64 hex characters, the database keeps its 32 bytes.
+
+    A value that is not bytes when read back (text written into the column by hand) is returned as it is,
+    so that a check comparing it with a computed digest fails rather than the read."""
+
+    impl = LargeBinary(32)
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect: Any) -> bytes | None:
+        return None if value is None else bytes.fromhex(value)
+
+    def process_result_value(self, value: Any, dialect: Any) -> str | None:
+        if value is None or isinstance(value, str):
+            return value
+        return bytes(value).hex()
+
+
+class CompressedBytes(TypeDecorator[bytes]):
+    """Bytes kept exactly but stored zlib-compressed (a signed JSON payload shrinks by about a third).
+
+    Reading gives back the very bytes written. Stored bytes that are not a zlib stream (written before this
+    type or by hand) are returned as they are: a check of their hash or signature then tells."""
+
+    impl = LargeBinary
+    cache_ok = True
+
+    def process_bind_param(self, value: bytes | None, dialect: Any) -> bytes | None:
+        return None if value is None else zlib.compress(value, 9)
+
+    def process_result_value(self, value: Any, dialect: Any) -> bytes | None:
+        if value is None:
+            return None
+        try:
+            return zlib.decompress(value)
+        except (zlib.error, TypeError):
+            return value
 
 
 JSONType = JSON().with_variant(JSONB(), "postgresql")

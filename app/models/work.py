@@ -6,10 +6,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, LargeBinary, String, Text
+from sqlalchemy import ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from .base import Base
+from .base import Base, CompressedBytes, HexDigest
 
 
 class WorkItem(Base):
@@ -99,12 +99,12 @@ class AuditEvent(Base):
     action: Mapped[str] = mapped_column(String(64))
     consignment_id: Mapped[int | None] = mapped_column(ForeignKey("consignments.id"), index=True)
     task_id: Mapped[str | None] = mapped_column(String(36))
-    data_hash: Mapped[str] = mapped_column(String(64))
-    prev_hash: Mapped[str] = mapped_column(String(64))
-    hash: Mapped[str] = mapped_column(String(64))
+    data_hash: Mapped[str] = mapped_column(HexDigest)
+    prev_hash: Mapped[str] = mapped_column(HexDigest)
+    hash: Mapped[str] = mapped_column(HexDigest)
     chain_version: Mapped[int] = mapped_column(default=2)
     signature: Mapped[str | None] = mapped_column(Text)  # base64 of the detached signature
-    signed_payload: Mapped[bytes | None] = mapped_column(LargeBinary)
+    signed_payload: Mapped[bytes | None] = mapped_column(CompressedBytes)
     certificate_id: Mapped[int | None] = mapped_column(ForeignKey("signing_certificates.id"))
 
 

@@ -8,7 +8,8 @@ from flask_login import current_user, login_required
 
 from app import queries
 from app.engine.commands import MarkNotificationsRead
-from app.engine.notifications import describe
+from app.engine.notifications import describe, for_reading
+from app.step_names import deployed_step_names
 
 from .auth import current_actor
 from .context import portal
@@ -22,9 +23,14 @@ def index():
     locale = str(get_locale())
     with portal().db.read_session() as db:
         rows = queries.notifications_for(db, current_user.id)
+        names = deployed_step_names(db)
     items = [
-        {"row": n, "text": describe(n.kind, n.params, locale), "declaration_no": n.params.get("declaration")}
-        for n in rows
+        {
+            "row": n,
+            "text": describe(n.kind, for_reading(n.params, declaration_no, names), locale),
+            "declaration_no": declaration_no,
+        }
+        for n, declaration_no in rows
     ]
     return render_template("notifications.html", items=items)
 

@@ -50,6 +50,7 @@ from tests.procedure import (
     actor,
     completes,
     consignment,
+    timeline,
     trader_countersigns,
     worker_settles,
 )
@@ -208,6 +209,20 @@ def test_the_officer_signs_the_sampling_record_with_the_signing_pin(portal, live
     assert keys.signature_holds(public_key, base64.b64decode(event.signature), event.signed_payload)
     code, output = audit_verify(portal)
     assert code == 0 and "1 signed, every signature verified" in output, output
+
+
+def test_the_timeline_shows_a_signed_decision_from_the_bytes_signed(portal, live_portal, worker):
+    """The timeline keeps a signed step's data once, in the signed payload: its row names the task, and
+    the API's timeline reads the data back from what was signed."""
+    number, item = beef_waiting_for_sampling(portal, worker)
+    assert submits_form(live_portal, OFFICER, item.id, SAMPLING, pin=pki.DEMO_PIN).status_code == 200
+
+    [row] = [t for t in timeline(portal, number) if t.step_id == "record_sampling"]
+    assert row.detail == {"signed_task": item.task_id}
+    shown = api(live_portal, "GET", f"/consignments/{number}", OFFICER).json()
+    [entry] = [t for t in shown["timeline"] if t["step_id"] == "record_sampling"]
+    assert entry["detail"] == {"data": SAMPLING, "signed": True}
+    assert entry["actor"] == OFFICER and entry["kind"] == "task"
 
 
 def test_an_api_client_signs_the_exact_payload_itself(portal, live_portal, worker):

@@ -213,6 +213,9 @@ def test_consignment_goes_through_the_pages_from_registration_to_clearance(porta
     notices = trader.get("/notifications")
     decisions = texts(notices, "//li[@data-kind='decision']")
     assert any(number in line and "Công bố kết quả kiểm tra chuyên ngành" in line for line in decisions)
+    with portal.db.session() as session:  # stored: the English name only; the rest is looked up
+        stored = session.scalars(select(Notification.params).where(Notification.kind == "decision")).all()
+    assert stored == [{"step": "Publish the inspection result"}]
     pay = work_item(portal, number, "pay_fees")
     assert number in trader.get("/inbox").text
     done = trader.post(

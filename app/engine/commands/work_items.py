@@ -16,6 +16,7 @@ from app.signing.service import Signing, sign_decision
 from app.step_names import vietnamese_name
 
 from .. import notifications, statistics
+from ..audit import EventSignature
 from ..errors import Conflict, Forbidden, NotFound, PortalError, StaleRevision
 from ..executor import Actor, CommandContext
 from ..runtime import find_task
@@ -184,7 +185,7 @@ class CompleteWorkItem:
             item.step_id,
             item.step_name,
             started_at=item.created_at,
-            detail={"data": data, "attachments": stored} if stored else {"data": data},
+            detail=_timeline_detail(item, data, stored, signature),
         )
         audit_data = {"step": item.step_id, "data": data}
         if stored:
@@ -204,6 +205,17 @@ class CompleteWorkItem:
             )
         ctx.save(loaded)
         return item
+
+
+def _timeline_detail(
+    item: WorkItem, data: dict[str, Any], stored: list[dict[str, Any]], signature: EventSignature | None
+) -> dict[str, Any]:
+    """What the timeline row of a completed task keeps. A signed decision's data and files are kept once,
+    in the exact bytes signed (the audit event's payload): the row names the task, and reading the
+    timeline (``queries.timeline_json``) takes them from there, so the two can never disagree."""
+    if signature is not None:
+        return {"signed_task": item.task_id}
+    return {"data": data, "attachments": stored} if stored else {"data": data}
 
 
 def _store_attachments(
