@@ -31,8 +31,9 @@ events = sa.table(
 )
 
 
-def _rewrite(columns: tuple[str, ...], change) -> None:  # noqa: ANN001
-    """Rewrite ``columns`` of every audit row with ``change(value)``, in batches of ids."""
+def _rewrite(columns: tuple[str, ...], change, only_set: bool = False) -> None:  # noqa: ANN001
+    """Rewrite ``columns`` of every audit row (``only_set``: of the rows where the first is not NULL) with
+    ``change(value)``, in batches of ids."""
     conn = op.get_bind()
     last = 0
     update = (
@@ -43,7 +44,7 @@ def _rewrite(columns: tuple[str, ...], change) -> None:  # noqa: ANN001
     while True:
         rows = conn.execute(
             sa.select(events.c.id, *(events.c[name] for name in columns))
-            .where(events.c.id > last)
+            .where(events.c.id > last, *([events.c[columns[0]].is_not(None)] if only_set else []))
             .order_by(events.c.id)
             .limit(BATCH)
         ).all()
@@ -52,7 +53,10 @@ def _rewrite(columns: tuple[str, ...], change) -> None:  # noqa: ANN001
         conn.execute(
             update,
             [
-                {"row_id": row[0], **{f"new_{name}": change(value) for name, value in zip(columns, row[1:])}}
+                {
+                    "row_id": row[0],
+                    **{f"new_{name}": change(v) for name, v in zip(columns, row[1:], strict=True)},
+                }
                 for row in rows
             ],
         )
@@ -83,7 +87,7 @@ def _decompress(value):  # noqa: ANN001, ANN202
 
 
 def upgrade() -> None:
-    _rewrite(("signed_payload",), _compress)
+    _rewrite(("signed_payload",), _compress, only_set=True)
     if op.get_bind().dialect.name == "postgresql":
         for name in HASHES:
             op.alter_column(
@@ -102,7 +106,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    _rewrite(("signed_payload",), _decompress)
+    _rewrite(("signed_payload",), _decompress, only_set=True)
     if op.get_bind().dialect.name == "postgresql":
         for name in HASHES:
             op.alter_column(
