@@ -78,12 +78,74 @@ class Meter:
             self.lock_started = None
 
 
+class Phases:
+    """Time the phases of every command by wrapping the functions that do them (this process only)."""
+
+    def __init__(self, portal) -> None:  # noqa: ANN001
+        from sqlalchemy.orm import Session, SessionTransaction
+
+        from app.engine import audit, executor, projections
+        from app.engine.commands import work_items
+
+        self.seconds: dict[str, float] = defaultdict(float)
+        self._depth: dict[str, int] = defaultdict(int)
+        ctx = executor.CommandContext
+        self._wrap(ctx, "load", "load the workflow (warm cache or deserialize)")
+        self._wrap(ctx, "run_engine", "engine steps")
+        self._wrap(projections, "sync", "projections.sync (work items, jobs, status)")
+        self._wrap(ctx, "serialize", "serialize the workflow")
+        self._wrap(ctx, "write_late_rows", "ORM flush, timeline rows, counters")
+        self._wrap(audit, "seal", "audit seal (hashes, INSERT, head)")
+        self._wrap(work_items, "sign_decision", "signing (PIN key, signature, certificate)")
+        self._wrap(work_items, "validate_form", "form validation")
+        self._wrap(portal.clock, "now", "clock")
+        self._wrap(ctx, "timeline", "timeline rows (working hours per step)")
+        self._wrap(Session, "get", "ORM loads by primary key (Session.get)")
+        self._wrap(SessionTransaction, "commit", "commit")
+
+    def _wrap(self, owner, name: str, label: str) -> None:  # noqa: ANN001
+        original = getattr(owner, name)
+        seconds, depth = self.seconds, self._depth
+
+        def timed(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+            depth[label] += 1
+            started = time.process_time()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                depth[label] -= 1
+                if not depth[label]:
+                    seconds[label] += time.process_time() - started
+
+        setattr(owner, name, timed)
+
+    def report(self, commands: int, total_seconds: float) -> None:
+        """One line per phase; phases can nest (a primary-key load inside a command's own code counts in
+        both), so the shares are each a part of the whole, not a partition of it."""
+        print(f"where the CPU time goes, mean per command over all {commands} commands (CPU ms):")
+        accounted = 0.0
+        for label, value in sorted(self.seconds.items(), key=lambda kv: -kv[1]):
+            accounted += value
+            print(f"  {label:52}{value * 1000 / commands:>7.2f}{100 * value / total_seconds:>6.0f} %")
+        rest = total_seconds - accounted
+        print(
+            f"  {'the rest (sessions, other queries, command logic)':52}{rest * 1000 / commands:>7.2f}"
+            f"{100 * rest / total_seconds:>6.0f} %"
+        )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--consignments", type=int, default=20)
     parser.add_argument("--profile", help="write a cProfile of the driven part to this file")
     parser.add_argument("--clock", choices=("fixed", "simulated"), default="simulated")
     parser.add_argument("--top", type=int, default=0, help="print the top N cumulative profile entries")
+    parser.add_argument(
+        "--phases",
+        action="store_true",
+        help="also print where the commands' CPU time goes: load, engine, projections, serialization, "
+        "writes, audit seal, signing, form validation, clock (outermost call of each phase only)",
+    )
     parser.add_argument(
         "--cold",
         action="store_true",
@@ -104,6 +166,7 @@ def main(argv: list[str] | None = None) -> int:
         initialize(settings, demo=True)
         start = datetime.fromisoformat(settings.simulated_clock_start)
         portal = build_portal(settings, clock=FixedClock(start) if args.clock == "fixed" else None)
+        portal.warm_up()  # as every web and worker process does before its first command
         seed = json.loads((PROJECT_ROOT / "config" / "seed.json").read_text(encoding="utf-8"))
         entries = [
             Entry(e["trader"], e["payload"], e["fail"])
@@ -117,6 +180,7 @@ def main(argv: list[str] | None = None) -> int:
             }
         port = next(a for (org, role), a in actors.items() if role == "port_operator")
 
+        phases = Phases(portal) if args.phases else None
         meter = Meter(portal.db.engine)
         stats: dict[str, list[tuple[float, int, float, float]]] = defaultdict(list)
 
@@ -198,6 +262,10 @@ def main(argv: list[str] | None = None) -> int:
             f"{statistics.fmean(r[2] * 1000 for r in every):>9.2f}"
             f"{statistics.fmean(r[1] for r in every):>10.1f}"
         )
+        if phases is not None:
+            phases.report(
+                sum(len(rows) for rows in stats.values()), sum(r[0] for v in stats.values() for r in v)
+            )
         if profiler:
             if args.profile:
                 profiler.dump_stats(args.profile)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from app.i18n import N_, normalize_locale, translator
@@ -37,6 +37,15 @@ _BODIES = {
 }
 
 
+# Built once: every new work item asks.
+_RECIPIENTS = (
+    select(User.id, User.email, User.locale)
+    .join(Organization, Organization.id == User.organization_id)
+    .where(Organization.code == bindparam("organization"))
+)
+_RECIPIENTS_WITH_ROLE = _RECIPIENTS.where(User.role == bindparam("role"))
+
+
 def notify(
     session: Session,
     *,
@@ -54,17 +63,12 @@ def notify(
     """Notify every user of ``organization`` (with ``role``, when given); return how many were told.
 
     Pass a new ``work_item`` object rather than its id when it has not been flushed yet."""
-    stmt = select(User.id, User.email, User.locale).join(
-        Organization, Organization.id == User.organization_id
-    )
-    stmt = stmt.where(Organization.code == organization)
-    if role is not None:
-        stmt = stmt.where(User.role == role)
+    stmt = _RECIPIENTS if role is None else _RECIPIENTS_WITH_ROLE
     # Stored: the step's English name only. The declaration number is the consignment's and the
     # Vietnamese name the model's: both are looked up when the list is read (``for_reading``).
     params: dict[str, Any] = {"step": step_name}
     mail = {**params, "declaration": consignment.declaration_no, "step_vi": step_name_vi}
-    recipients = session.execute(stmt).all()
+    recipients = session.execute(stmt, {"organization": organization, "role": role}).all()
     for user_id, address, locale in recipients:
         notification = Notification(
             user_id=user_id,

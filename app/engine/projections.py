@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
 from SpiffWorkflow.dmn.specs.business_rule_task_mixin import BusinessRuleTaskMixin
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from app.models import Escalation, Job, WorkItem
 from app.step_names import vietnamese_name
@@ -34,6 +34,11 @@ END_STATUSES = {
     "registration_rejected": "rejected",
 }
 TIMER_EVENT_TYPES = ("TimeDate", "Duration", "Cycle", "Timer")
+# Built once: every command asks them.
+_OPEN_ITEMS = select(WorkItem).where(
+    WorkItem.instance_id == bindparam("instance_id"), WorkItem.state.in_(("open", "claimed"))
+)
+_JOBS = select(Job).where(Job.instance_id == bindparam("instance_id"))
 
 
 @dataclass
@@ -76,19 +81,22 @@ def sync(ctx: CommandContext, loaded: LoadedInstance) -> datetime | None:
     # again on the objects themselves.
     open_items = {
         item.task_id: item
-        for item in session.scalars(
-            select(WorkItem).where(
-                WorkItem.instance_id == loaded.row.id, WorkItem.state.in_(("open", "claimed"))
-            )
-        )
+        for item in session.scalars(_OPEN_ITEMS, {"instance_id": loaded.row.id})
         if item.state in ("open", "claimed")
     }
+    # One walk of the task tree for both kinds of waiting task (it is the costly part of asking).
+    ready: list = []
+    started: list = []
+    for task in workflow.get_tasks(state=TaskState.READY | TaskState.STARTED):
+        if task.state == TaskState.READY:
+            if isinstance(task.task_spec, PortalUserTask):
+                ready.append(task)
+        elif isinstance(task.task_spec, ExternalServiceTask):
+            started.append(task)
     current_steps: list[str] = []
     ready_ids: set[str] = set()
-    for task in workflow.get_tasks(state=TaskState.READY):
+    for task in ready:
         spec = task.task_spec
-        if not isinstance(spec, PortalUserTask):
-            continue
         task_id = str(task.id)
         ready_ids.add(task_id)
         escalation = (spec.extensions or {}).get("escalation")
@@ -104,14 +112,10 @@ def sync(ctx: CommandContext, loaded: LoadedInstance) -> datetime | None:
             item.completed_at = now
             _resolve_escalations(session, now, Escalation.work_item_id == item.id)
 
-    known_jobs = {
-        job.task_id: job for job in session.scalars(select(Job).where(Job.instance_id == loaded.row.id))
-    }
+    known_jobs = {job.task_id: job for job in session.scalars(_JOBS, {"instance_id": loaded.row.id})}
     started_ids: set[str] = set()
-    for task in workflow.get_tasks(state=TaskState.STARTED):
+    for task in started:
         spec = task.task_spec
-        if not isinstance(spec, ExternalServiceTask):
-            continue
         task_id = str(task.id)
         started_ids.add(task_id)
         current_steps.append(spec.bpmn_name or spec.bpmn_id)
