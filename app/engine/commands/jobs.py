@@ -8,9 +8,9 @@ from datetime import timedelta
 from typing import Any
 
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import or_, select
+from sqlalchemy import bindparam, or_, select
 
-from app.models import Consignment, Job
+from app.models import Consignment, Job, ProcessInstance
 from app.signing.service import seal_system_decision
 
 from ..errors import Conflict, NotFound
@@ -58,8 +58,18 @@ class ClaimDueJobs:
         return tickets
 
 
+_JOB_WITH_INSTANCE = (
+    select(Job, Consignment, ProcessInstance)
+    .join(Consignment, Consignment.id == Job.consignment_id)
+    .join(ProcessInstance, ProcessInstance.id == Consignment.instance_id)
+    .where(Job.id == bindparam("id"))
+)
+
+
 def _locked_job(ctx: CommandContext, job_id: int, owner: str) -> Job:
-    job = ctx.session.get(Job, job_id)
+    # One query for the job, its consignment and its process instance (see work_items._load_item).
+    row = ctx.session.execute(_JOB_WITH_INSTANCE, {"id": job_id}).first()
+    job = row[0] if row is not None else None
     if job is None:
         raise NotFound("no such job")
     if job.state != "locked" or job.lock_owner != owner:

@@ -6,11 +6,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 
 from app.forms.uploads import Upload
 from app.forms.validation import validate_form
-from app.models import Attachment, Consignment, Organization, User, WorkItem
+from app.models import Attachment, Consignment, Organization, ProcessInstance, User, WorkItem
 from app.signing.countersign import fill_references
 from app.signing.service import Signing, sign_decision
 from app.step_names import vietnamese_name
@@ -28,12 +28,23 @@ def _may_work(actor: Actor, item: WorkItem) -> bool:
     return actor.organization == item.organization and actor.role == item.role
 
 
+_ITEM_WITH_INSTANCE = (
+    select(WorkItem, Consignment, ProcessInstance)
+    .join(Consignment, Consignment.id == WorkItem.consignment_id)
+    .join(ProcessInstance, ProcessInstance.id == Consignment.instance_id)
+    .where(WorkItem.id == bindparam("id"))
+)
+
+
 def _supervises(actor: Actor, item: WorkItem) -> bool:
     return actor.role in SUPERVISOR_ROLES and actor.organization == item.organization
 
 
 def _load_item(ctx: CommandContext, work_item_id: int, supervisor: bool = False) -> WorkItem:
-    item = ctx.session.get(WorkItem, work_item_id)
+    # One query for the item, its consignment and its process instance: the command reads all three, and
+    # the later ``Session.get`` calls find them in the session.
+    row = ctx.session.execute(_ITEM_WITH_INSTANCE, {"id": work_item_id}).first()
+    item = row[0] if row is not None else None
     allowed = item is not None and (
         _may_work(ctx.actor, item)
         or ctx.actor.role == "system"
