@@ -13,10 +13,10 @@ from typing import Any
 
 from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from app.access import SEE_ALL_ROLES, terminal_branches
-from app.models import Consignment, MessageInbox, TimelineEvent
+from app.models import Consignment, MessageInbox, ProcessInstance, TimelineEvent
 
 from ..errors import Conflict, NotFound
 from ..executor import CommandContext, LoadedInstance
@@ -46,10 +46,19 @@ class CorrelateMessage:
         return self.outcome == DELIVERED
 
 
+_CONSIGNMENT_WITH_INSTANCE = (
+    select(Consignment, ProcessInstance)
+    .join(ProcessInstance, ProcessInstance.id == Consignment.instance_id)
+    .where(Consignment.declaration_no == bindparam("declaration_no"))
+)
+
+
 def sender_consignment(ctx: CommandContext, declaration_no: str) -> Consignment:
     """The running consignment a message names, if the sender may send it messages: a port operator
     only for consignments at its terminal (``app.access``); the system and administrators for any."""
-    consignment = ctx.session.scalar(select(Consignment).where(Consignment.declaration_no == declaration_no))
+    # With its process instance in the same query: the command loads it next (see work_items._load_item).
+    row = ctx.session.execute(_CONSIGNMENT_WITH_INSTANCE, {"declaration_no": declaration_no}).first()
+    consignment = row[0] if row is not None else None
     allowed = consignment is not None and (
         ctx.actor.role in SEE_ALL_ROLES
         or (
