@@ -101,6 +101,13 @@ class CommandContext:
         self.audit_events: list[audit.PendingEvent] = []
         self.counter_writes: list[Callable[[], None]] = []
         self.timeline_rows: list[tuple[Consignment, dict[str, Any]]] = []
+        self._held: list[Any] = []
+
+    def hold(self, *rows: Any) -> None:
+        """Keep rows loaded ahead (one joined query) in the session for the command's whole run: the
+        session's identity map holds its objects only weakly, and the command's ``Session.get`` calls
+        should find them there rather than query again."""
+        self._held.extend(rows)
 
     def count_later(self, write: Callable[[], None]) -> None:
         """Queue a dashboard counter update (an UPSERT) for the end of the command, after its own writes:

@@ -58,6 +58,8 @@ def sender_consignment(ctx: CommandContext, declaration_no: str) -> Consignment:
     only for consignments at its terminal (``app.access``); the system and administrators for any."""
     # With its process instance in the same query: the command loads it next (see work_items._load_item).
     row = ctx.session.execute(_CONSIGNMENT_WITH_INSTANCE, {"declaration_no": declaration_no}).first()
+    if row is not None:
+        ctx.hold(*row)
     consignment = row[0] if row is not None else None
     allowed = consignment is not None and (
         ctx.actor.role in SEE_ALL_ROLES

@@ -44,6 +44,8 @@ def _load_item(ctx: CommandContext, work_item_id: int, supervisor: bool = False)
     # One query for the item, its consignment and its process instance: the command reads all three, and
     # the later ``Session.get`` calls find them in the session.
     row = ctx.session.execute(_ITEM_WITH_INSTANCE, {"id": work_item_id}).first()
+    if row is not None:
+        ctx.hold(*row)
     item = row[0] if row is not None else None
     allowed = item is not None and (
         _may_work(ctx.actor, item)
