@@ -87,37 +87,29 @@ def _decompress(value):  # noqa: ANN001, ANN202
 
 
 def upgrade() -> None:
-    _rewrite(("signed_payload",), _compress, only_set=True)
-    if op.get_bind().dialect.name == "postgresql":
-        for name in HASHES:
-            op.alter_column(
-                "audit_events",
-                name,
-                type_=sa.LargeBinary(32),
-                postgresql_using=f"decode({name}, 'hex')",
-                existing_nullable=False,
-            )
-        return
-    # SQLite keeps any value in any column: convert the values, then declare the type.
-    _rewrite(HASHES, _to_bytes)
-    with op.batch_alter_table("audit_events") as batch:
-        for name in HASHES:
-            batch.alter_column(name, type_=sa.LargeBinary(32), existing_nullable=False)
+    _convert(_compress, sa.LargeBinary(32), "decode({name}, 'hex')", _to_bytes)
 
 
 def downgrade() -> None:
-    _rewrite(("signed_payload",), _decompress, only_set=True)
+    _convert(_decompress, sa.String(64), "encode({name}, 'hex')", _to_hex)
+
+
+def _convert(payloads, hash_type, postgresql_using: str, hashes) -> None:  # noqa: ANN001
+    """Rewrite the signed payloads with ``payloads``, then give the hash columns ``hash_type``: PostgreSQL
+    converts them in ``ALTER COLUMN ... USING``; SQLite keeps any value in any column, so the values are
+    converted with ``hashes`` first and the type declared after."""
+    _rewrite(("signed_payload",), payloads, only_set=True)
     if op.get_bind().dialect.name == "postgresql":
         for name in HASHES:
             op.alter_column(
                 "audit_events",
                 name,
-                type_=sa.String(64),
-                postgresql_using=f"encode({name}, 'hex')",
+                type_=hash_type,
+                postgresql_using=postgresql_using.format(name=name),
                 existing_nullable=False,
             )
         return
-    _rewrite(HASHES, _to_hex)
+    _rewrite(HASHES, hashes)
     with op.batch_alter_table("audit_events") as batch:
         for name in HASHES:
-            batch.alter_column(name, type_=sa.String(64), existing_nullable=False)
+            batch.alter_column(name, type_=hash_type, existing_nullable=False)

@@ -12,15 +12,10 @@ from sqlalchemy import func, select
 from app.models import Attachment, AuditEvent, Notification, TimelineEvent, WorkItem
 from app.signing.pki import DEMO_PIN
 from tests.procedure import (
-    PASS,
     PAYMENT,
-    SAMPLING,
     beef_waiting_for_payment,
-    completes,
     consignment,
     registration,
-    trader_countersigns,
-    trader_registers,
     work_item,
     worker_settles,
 )
@@ -376,12 +371,7 @@ def test_paying_twice_from_the_same_page_is_refused_in_the_trader_s_language(por
 def test_the_trader_sees_the_fee_to_pay_in_vietnamese_and_in_english(portal, person, worker):
     """The pay page shows the fee the fee table decided, read-only above the form, with the thousands
     separators and currency of the reader's language; the help text names no variable."""
-    number = trader_registers(portal, "C01")
-    worker_settles(worker, portal, number)
-    completes(portal, "officer.raho6", number, "record_sampling", SAMPLING)
-    trader_countersigns(portal, number)
-    completes(portal, "officer.raho6", number, "publish_result", PASS)
-    worker_settles(worker, portal, number)
+    number = beef_waiting_for_payment(portal, worker)
     with portal.db.session() as db:
         fee = db.scalar(
             select(TimelineEvent.detail["fee_vnd"].as_integer()).where(

@@ -28,11 +28,13 @@ def _may_work(actor: Actor, item: WorkItem) -> bool:
     return actor.organization == item.organization and actor.role == item.role
 
 
-_ITEM_WITH_INSTANCE = (
-    select(WorkItem, Consignment, ProcessInstance)
+_ITEM_WITH_CONSIGNMENT = (
+    select(WorkItem, Consignment)
     .join(Consignment, Consignment.id == WorkItem.consignment_id)
-    .join(ProcessInstance, ProcessInstance.id == Consignment.instance_id)
     .where(WorkItem.id == bindparam("id"))
+)
+_ITEM_WITH_INSTANCE = _ITEM_WITH_CONSIGNMENT.add_columns(ProcessInstance).join(
+    ProcessInstance, ProcessInstance.id == Consignment.instance_id
 )
 
 
@@ -40,10 +42,13 @@ def _supervises(actor: Actor, item: WorkItem) -> bool:
     return actor.role in SUPERVISOR_ROLES and actor.organization == item.organization
 
 
-def _load_item(ctx: CommandContext, work_item_id: int, supervisor: bool = False) -> WorkItem:
-    # One query for the item, its consignment and its process instance: the command reads all three, and
-    # the later ``Session.get`` calls find them in the session.
-    row = ctx.session.execute(_ITEM_WITH_INSTANCE, {"id": work_item_id}).first()
+def _load_item(
+    ctx: CommandContext, work_item_id: int, supervisor: bool = False, instance: bool = False
+) -> WorkItem:
+    # One query for the item, its consignment and (``instance``: for a command that runs the engine) its
+    # process instance; the later ``Session.get`` calls find them in the session.
+    statement = _ITEM_WITH_INSTANCE if instance else _ITEM_WITH_CONSIGNMENT
+    row = ctx.session.execute(statement, {"id": work_item_id}).first()
     if row is not None:
         ctx.hold(*row)
     item = row[0] if row is not None else None
@@ -155,7 +160,7 @@ class CompleteWorkItem:
     signing: Signing | None = None  # a PIN (remote signing) or a client's signature; see app.signing
 
     def execute(self, ctx: CommandContext) -> WorkItem:
-        item = _load_item(ctx, self.work_item_id)
+        item = _load_item(ctx, self.work_item_id, instance=True)
         if item.state not in ("open", "claimed"):
             raise Conflict(
                 "work item is already %(state)s", field="work_item_id", params={"state": item.state}
