@@ -67,6 +67,44 @@ STATUS_POLL = 0.1  # seconds between checks whether every consignment has finish
 STALL_SECONDS = 3.0  # no completion for this long: look into every other inbox once
 
 
+# -- CPU time per process (Linux /proc) ------------------------------------------------------------------
+_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def _children(pid: int) -> list[int]:
+    found: list[int] = []
+    try:
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            found += [int(c) for c in (task / "children").read_text().split()]
+    except OSError:
+        return []
+    return found
+
+
+def _own_cpu(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / _TICKS  # utime + stime
+
+
+def cpu_seconds(pids: dict[str, int], alone: tuple[str, ...] = ()) -> dict[str, float]:
+    """CPU seconds used so far by each named process (all its threads) and its live descendants (gunicorn's
+    workers), but only by the process itself for the names in ``alone`` (this one, whose children are the
+    stack's processes)."""
+    totals: dict[str, float] = {}
+    for name, pid in pids.items():
+        stack, total = [pid], 0.0
+        while stack:
+            current = stack.pop()
+            total += _own_cpu(current)
+            if name not in alone:
+                stack += _children(current)
+        totals[name] = total
+    return totals
+
+
 # -- shared: the consignments and the form data ---------------------------------------------------------
 @dataclass
 class Entry:
@@ -298,6 +336,7 @@ class PortalRun:
     outcomes: dict[str, str] = field(default_factory=dict)
     unfinished: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    cpu: dict[str, float] = field(default_factory=dict)  # CPU seconds per process during the run
 
 
 class Client:
@@ -418,7 +457,11 @@ class Portal:
             stack.start()
             self.api = stack.urls["web"] + "/api/v1"
             self.http = Http(self.api)
+            pids = {name: proc.pid for name, proc in stack.processes.items()} | {"bench clients": os.getpid()}
+            before = cpu_seconds(pids, alone=("bench clients",))
             self.throughput(entries, inbox_users, clients, timeout)
+            after = cpu_seconds(pids, alone=("bench clients",))
+            self.result.cpu = {name: after[name] - before[name] for name in pids}
             copy_db(self.db_path, self.snapshot)  # units and storage are counted on this snapshot
             if not self.result.errors:
                 self.one_at_a_time(idle_entries, idle_users, timeout)
@@ -723,6 +766,16 @@ def report(args, memory: MemoryRun, portal: PortalRun, storage: Storage, inbox_u
             *latency_rows(portal.idle),
         ]
 
+    if portal.cpu and b_total:
+        total_cpu = sum(portal.cpu.values())
+        lines += [
+            "",
+            f"CPU during (b), per task completion ({b_total}), by process "
+            f"({total_cpu:.2f} s in all over {portal.seconds:.2f} s on {os.cpu_count()} CPUs):",
+        ]
+        for name, seconds in sorted(portal.cpu.items(), key=lambda item: -item[1]):
+            lines.append(f"{'  ' + name:36}{seconds * 1000 / b_total:>8.2f} ms{seconds / total_cpu:>8.0%}")
+        lines.append(f"{'  all':36}{total_cpu * 1000 / b_total:>8.2f} ms")
     lines += [
         "",
         f"Stored bytes per finished consignment: SQLite dbstat after VACUUM, growth over the freshly "

@@ -11,6 +11,8 @@ restored to a running workflow.
 States are compressed with a preset dictionary (``zlib`` ``zdict``) of the words every state repeats: the
 serializer's keys and the model's variable names. The dictionary's checksum is in each compressed value's
 header, so values written with another dictionary, or with none, still read back.
+
+Tasks are written and read by ``task_converter.FastTaskConverter``: SpiffWorkflow's format, in less time.
 """
 
 from __future__ import annotations
@@ -20,7 +22,6 @@ import zlib
 from copy import deepcopy
 from dataclasses import dataclass
 from typing import Any
-from uuid import UUID
 
 from SpiffWorkflow.bpmn.serializer.default.event_definition import TimerConditionalEventDefinitionConverter
 from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter
@@ -33,6 +34,7 @@ from SpiffWorkflow.camunda.serializer.task_spec import UserTaskConverter
 from SpiffWorkflow.camunda.specs.business_rule_task import BusinessRuleTask
 from SpiffWorkflow.camunda.specs.user_task import Form
 from SpiffWorkflow.dmn.serializer.task_spec import BaseBusinessRuleTaskConverter
+from SpiffWorkflow.task import Task
 
 from .dmn import PortalDMNEngine
 from .specs import (
@@ -42,6 +44,7 @@ from .specs import (
     ExternalServiceTask,
     PortalUserTask,
 )
+from .task_converter import FastTaskConverter, task_uuid
 
 
 class PortalUserTaskConverter(UserTaskConverter):
@@ -90,16 +93,18 @@ class StatelessSpecWorkflowConverter(BpmnWorkflowConverter):
         if spec is None:
             raise ValueError("restoring an instance needs its deployed spec")
         workflow = self.target_class(spec, subprocess_specs, deserializing=True)
-        workflow.tasks = self.mapping_from_dict(dct["tasks"], UUID, workflow=workflow)
-        workflow.task_tree = workflow.tasks.get(UUID(dct["root"]))
+        restore = self.registry.restore
+        workflow.tasks = {task_uuid(k): restore(v, workflow=workflow) for k, v in dct["tasks"].items()}
+        workflow.task_tree = workflow.tasks.get(task_uuid(dct["root"]))
         self.set_default_attributes(workflow, dct)
         self.subprocesses_from_dict(dct["subprocesses"], workflow)
         workflow.bpmn_events = self.registry.restore(dct.pop("bpmn_events", []))
         return workflow
 
 
-def _build_registries():
+def _build_registries(task_converter=FastTaskConverter):
     spec_config = deepcopy(CAMUNDA_CONFIG)
+    spec_config[Task] = task_converter
     spec_config[PortalUserTask] = PortalUserTaskConverter
     spec_config[ExternalServiceTask] = ExternalServiceTaskConverter
     spec_config[BusinessRuleTask] = PortalBusinessRuleTaskConverter
@@ -174,8 +179,10 @@ class WorkflowCodec:
 
     version = VERSION
 
-    def __init__(self) -> None:
-        spec_registry, state_registry = _build_registries()
+    def __init__(self, task_converter=FastTaskConverter) -> None:
+        """:param task_converter: how tasks are written and read (SpiffWorkflow's own ``TaskConverter``
+        writes the same format, more slowly: the tests compare the two)."""
+        spec_registry, state_registry = _build_registries(task_converter)
         self._specs = BpmnWorkflowSerializer(spec_registry)
         self._states = BpmnWorkflowSerializer(state_registry)
 

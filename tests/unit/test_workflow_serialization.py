@@ -12,6 +12,7 @@ import zlib
 from datetime import datetime, timedelta
 
 import pytest
+from SpiffWorkflow.bpmn.serializer.default.workflow import TaskConverter
 from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.util.event import BpmnEvent
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
@@ -31,6 +32,7 @@ pytestmark = pytest.mark.timeout(30)
 T0 = datetime.fromisoformat("2026-12-07T08:00:00+07:00")  # a Monday morning at Cat Lai
 CALENDAR = WorkingCalendar()
 CODEC = WorkflowCodec()
+SPIFF_CODEC = WorkflowCodec(task_converter=TaskConverter)  # SpiffWorkflow's own task converter
 CORPUS = PROJECT_ROOT / "tests" / "corpus" / "bpmn"
 REGISTRATION = {
     "declaration_no": "106865793030",
@@ -100,9 +102,16 @@ def ids(workflow: BpmnWorkflow, state: int) -> list[str]:
 
 
 def restore(workflow: BpmnWorkflow, specs: DeployedSpecs, at: datetime) -> BpmnWorkflow:
-    """Dump, load with a new engine at ``at``, check nothing was lost, and hand back the restored copy."""
+    """Dump, load with a new engine at ``at``, check nothing was lost, and hand back the restored copy.
+
+    On the way, the portal's task converter must write exactly what SpiffWorkflow's own writes, and a
+    state read by either must come out the same."""
     state = CODEC.dump_state(workflow)
+    assert decompress(state) == decompress(SPIFF_CODEC.dump_state(workflow))
+    by_spiff = SPIFF_CODEC.load_state(state, CODEC.version, specs)
     restored = CODEC.load_state(state, CODEC.version, specs)
+    assert snapshot(restored) == snapshot(by_spiff)
+    assert decompress(CODEC.dump_state(restored)) == decompress(SPIFF_CODEC.dump_state(by_spiff))
     restored.script_engine = engine(at)
     assert restored is not workflow
     assert restored.spec is specs.spec
