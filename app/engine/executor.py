@@ -26,7 +26,7 @@ from SpiffWorkflow.bpmn.util.event import BpmnEvent
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.camunda.specs.event_definitions import MessageEventDefinition
 from SpiffWorkflow.exceptions import SpiffWorkflowException
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
@@ -37,6 +37,7 @@ from app.models import Consignment, MessageInbox, Organization, ProcessInstance,
 from . import audit, projections, statistics
 from .clock import Clock
 from .errors import Conflict, EngineFailure, LostRace, PortalError, StaleRevision
+from .late_rows import LateRow, insert_rows
 from .runtime import Runtime
 from .script_engine import PortalScriptEngine
 from .serializer import FinishedWorkflow
@@ -101,6 +102,10 @@ class CommandContext:
         self.audit_events: list[audit.PendingEvent] = []
         self.counter_writes: list[Callable[[], None]] = []
         self.timeline_rows: list[tuple[Consignment, dict[str, Any]]] = []
+        self.late_rows: list[LateRow] = []
+        # Per process instance: the tasks this command opened a work item or a job for (written at its end).
+        self.opened_items: dict[int, set[str]] = {}
+        self.started_jobs: dict[int, set[str]] = {}
         self._held: list[Any] = []
 
     def hold(self, *rows: Any) -> None:
@@ -114,12 +119,29 @@ class CommandContext:
         an optimistic command then takes the write lock only when it saves, not in the middle of its run."""
         self.counter_writes.append(write)
 
+    def add_later(self, obj: Any, **values: Any) -> None:
+        """Insert a new row at the end of the command, in Core: ``obj`` is a new ORM object that is *not*
+        added to the session (its attributes can be read meanwhile; its ``id`` is set once inserted) and
+        ``values`` its columns. An ``IdOf(other)`` value becomes the id of a row written before it.
+
+        For the rows every command writes (work items, notifications, jobs): the ORM's unit of work costs
+        more than the INSERT, and it would also take the write lock of an optimistic command early."""
+        self.late_rows.append(LateRow(type(obj).__table__, values, obj))
+
+    def insert_later(self, table: Table, **values: Any) -> None:
+        """Like ``add_later`` for a row nobody reads back in this command (no object, no id)."""
+        self.late_rows.append(LateRow(table, values))
+
     def write_late_rows(self) -> None:
-        """At the end of the command, after its own writes: the timeline rows (append-only, so one Core
-        INSERT rather than the ORM's unit of work) and the dashboard counters."""
-        if not (self.timeline_rows or self.counter_writes):
+        """At the end of the command, after its own writes: the rows queued with ``add_later``, the timeline
+        rows (append-only, so one Core INSERT rather than the ORM's unit of work) and the dashboard
+        counters."""
+        if not (self.timeline_rows or self.counter_writes or self.late_rows):
             return
         self.session.flush()
+        if self.late_rows:
+            rows, self.late_rows = self.late_rows, []
+            insert_rows(self.session.connection(), rows)
         if self.timeline_rows:
             rows = [{**row, "consignment_id": consignment.id} for consignment, row in self.timeline_rows]
             self.session.connection().execute(_ADD_TIMELINE, rows)

@@ -7,14 +7,18 @@ in their own language: the model's Vietnamese name (``name_vi``) when they read 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import bindparam, select
-from sqlalchemy.orm import Session
 
 from app.i18n import N_, normalize_locale, translator
 from app.models import Consignment, Notification, Organization, OutboundEmail, User, WorkItem
 from app.step_names import StepNames
+
+from .late_rows import IdOf
+
+if TYPE_CHECKING:
+    from .executor import CommandContext
 
 # Subject and body of each kind, as English msgids translated per recipient.
 _SUBJECTS = {
@@ -44,10 +48,11 @@ _RECIPIENTS = (
     .where(Organization.code == bindparam("organization"))
 )
 _RECIPIENTS_WITH_ROLE = _RECIPIENTS.where(User.role == bindparam("role"))
+_NOTIFICATIONS = Notification.__table__
 
 
 def notify(
-    session: Session,
+    ctx: CommandContext,
     *,
     now: datetime,
     kind: str,
@@ -56,31 +61,32 @@ def notify(
     consignment: Consignment,
     step_name: str,
     step_name_vi: str | None = None,
-    work_item_id: int | None = None,
     work_item: WorkItem | None = None,
     email: bool = True,
 ) -> int:
     """Notify every user of ``organization`` (with ``role``, when given); return how many were told.
 
-    Pass a new ``work_item`` object rather than its id when it has not been flushed yet."""
+    The rows are written at the end of the command (``CommandContext.insert_later``), after the new
+    ``work_item`` they point at."""
+    session = ctx.session
     stmt = _RECIPIENTS if role is None else _RECIPIENTS_WITH_ROLE
     # Stored: the step's English name only. The declaration number is the consignment's and the
     # Vietnamese name the model's: both are looked up when the list is read (``for_reading``).
     params: dict[str, Any] = {"step": step_name}
     mail = {**params, "declaration": consignment.declaration_no, "step_vi": step_name_vi}
     recipients = session.execute(stmt, {"organization": organization, "role": role}).all()
+    item_id = None if work_item is None else work_item.id if work_item.id is not None else IdOf(work_item)
     for user_id, address, locale in recipients:
-        notification = Notification(
+        ctx.insert_later(
+            _NOTIFICATIONS,
             user_id=user_id,
             kind=kind,
             consignment_id=consignment.id,
-            work_item_id=work_item_id,
+            work_item_id=item_id,
             params=params,
             created_at=now,
+            read_at=None,
         )
-        if work_item is not None:
-            notification.work_item = work_item
-        session.add(notification)
         if email and address:
             subject, body = render_email(kind, mail, locale)
             session.add(OutboundEmail(recipient=address, subject=subject, body=body, created_at=now))

@@ -14,6 +14,7 @@ from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
 from SpiffWorkflow.dmn.specs.business_rule_task_mixin import BusinessRuleTaskMixin
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import bindparam, select
+from sqlalchemy.orm.util import identity_key
 
 from app.models import Escalation, Job, WorkItem
 from app.step_names import vietnamese_name
@@ -34,11 +35,16 @@ END_STATUSES = {
     "registration_rejected": "rejected",
 }
 TIMER_EVENT_TYPES = ("TimeDate", "Duration", "Cycle", "Timer")
-# Built once: every command asks them.
-_OPEN_ITEMS = select(WorkItem).where(
-    WorkItem.instance_id == bindparam("instance_id"), WorkItem.state.in_(("open", "claimed"))
+OPEN_STATES = ("open", "claimed")
+# Built once: every command asks them. Plain rows, not ORM objects: most commands change none of them.
+_ITEMS, _JOB_ROWS = WorkItem.__table__, Job.__table__
+_OPEN_ITEMS = select(_ITEMS.c.id, _ITEMS.c.task_id, _ITEMS.c.state).where(
+    _ITEMS.c.instance_id == bindparam("instance_id"), _ITEMS.c.state.in_(OPEN_STATES)
 )
-_JOBS = select(Job).where(Job.instance_id == bindparam("instance_id"))
+_JOBS = select(_JOB_ROWS.c.id, _JOB_ROWS.c.task_id, _JOB_ROWS.c.state).where(
+    _JOB_ROWS.c.instance_id == bindparam("instance_id")
+)
+_ALL_JOBS = select(Job).where(Job.instance_id == bindparam("instance_id"))
 
 
 @dataclass
@@ -77,13 +83,15 @@ def sync(ctx: CommandContext, loaded: LoadedInstance) -> datetime | None:
     workflow, consignment, session, now = loaded.workflow, loaded.consignment, ctx.session, ctx.now
     engine = ctx.engine
 
-    # The session may hold unflushed changes (commands run without autoflush), so the states are checked
-    # again on the objects themselves.
-    open_items = {
-        item.task_id: item
-        for item in session.scalars(_OPEN_ITEMS, {"instance_id": loaded.row.id})
-        if item.state in ("open", "claimed")
-    }
+    # The session may hold unflushed changes (commands run without autoflush): a work item loaded in it
+    # (the one being completed) counts with its state there, not its row's; and a work item this command
+    # opened is not written yet (``add_later``).
+    open_items: dict[str, int] = {}
+    for item_id, task_id, state in session.execute(_OPEN_ITEMS, {"instance_id": loaded.row.id}):
+        held = session.identity_map.get(identity_key(WorkItem, item_id))
+        if (held.state if held is not None else state) in OPEN_STATES:
+            open_items[task_id] = item_id
+    opened = ctx.opened_items.setdefault(loaded.row.id, set())
     # One walk of the task tree for both kinds of waiting task (it is the costly part of asking).
     ready: list = []
     started: list = []
@@ -102,17 +110,23 @@ def sync(ctx: CommandContext, loaded: LoadedInstance) -> datetime | None:
         escalation = (spec.extensions or {}).get("escalation")
         if not escalation:
             current_steps.append(spec.bpmn_name or spec.bpmn_id)
-        if task_id in open_items:
+        if task_id in open_items or task_id in opened:
             continue
         _open_work_item(ctx, loaded, task, escalation)
+        opened.add(task_id)
 
-    for task_id, item in open_items.items():
-        if task_id not in ready_ids:
+    for task_id, item_id in open_items.items():
+        if task_id not in ready_ids:  # rare: the task was cancelled (a boundary event, a terminate end)
+            item = session.get(WorkItem, item_id)
             item.state = "cancelled"
             item.completed_at = now
             _resolve_escalations(session, now, Escalation.work_item_id == item.id)
 
-    known_jobs = {job.task_id: job for job in session.scalars(_JOBS, {"instance_id": loaded.row.id})}
+    known_jobs = {
+        task_id: (job_id, state)
+        for job_id, task_id, state in session.execute(_JOBS, {"instance_id": loaded.row.id})
+    }
+    known_jobs.update({task_id: (None, "pending") for task_id in ctx.started_jobs.get(loaded.row.id, ())})
     started_ids: set[str] = set()
     for task in started:
         spec = task.task_spec
@@ -123,30 +137,35 @@ def sync(ctx: CommandContext, loaded: LoadedInstance) -> datetime | None:
             inputs = {
                 name: evaluate_template(engine, expr, task.data) for name, expr in spec.input_parameters
             }
-            session.add(
-                Job(
-                    instance_id=loaded.row.id,
-                    consignment_id=consignment.id,
-                    task_id=task_id,
-                    step_id=spec.bpmn_id,
-                    topic=spec.topic,
-                    inputs=inputs,
-                    idempotency_key=f"ci-{loaded.row.id}-{task_id}",
-                    state="pending",
-                    attempts=0,
-                    next_run_at=now,
-                    created_at=now,
-                )
+            ctx.insert_later(
+                _JOB_ROWS,
+                instance_id=loaded.row.id,
+                consignment_id=consignment.id,
+                task_id=task_id,
+                step_id=spec.bpmn_id,
+                topic=spec.topic,
+                inputs=inputs,
+                idempotency_key=f"ci-{loaded.row.id}-{task_id}",
+                state="pending",
+                attempts=0,
+                next_run_at=now,
+                created_at=now,
             )
+            ctx.started_jobs.setdefault(loaded.row.id, set()).add(task_id)
             ctx.after_commit.append(ctx.wake_worker)
     if workflow.completed:
         # Jobs are a work queue, not a record (Camunda's runtime job table works the same way): a finished
         # consignment has none left to run, and its timeline and audit trail keep what each job did.
-        for job in known_jobs.values():
+        # Once per consignment, so through the ORM (a job the command holds is deleted, not updated).
+        for job in session.scalars(_ALL_JOBS, {"instance_id": loaded.row.id}):
             session.delete(job)
     else:
-        for task_id, job in known_jobs.items():
-            if job.state in ("pending", "locked", "incident") and task_id not in started_ids:
+        for task_id, (job_id, state) in known_jobs.items():
+            if job_id is None or task_id in started_ids:
+                continue
+            job = session.identity_map.get(identity_key(Job, job_id))
+            if (job.state if job is not None else state) in ("pending", "locked", "incident"):
+                job = job if job is not None else session.get(Job, job_id)  # rare: the task was cancelled
                 job.state = "cancelled"
                 job.finished_at = now
 
@@ -245,20 +264,26 @@ def _open_work_item(ctx: CommandContext, loaded: LoadedInstance, task, escalatio
     spec = task.task_spec
     fields = _work_item_fields(ctx, loaded, task)
     fields["escalation"] = escalation
-    item = WorkItem(
+    fields.update(
         instance_id=loaded.row.id,
         consignment_id=loaded.consignment.id,
         task_id=str(task.id),
         state="open",
+        assignee_id=None,
         customs_branch=loaded.consignment.customs_branch,
         lead_agency=loaded.consignment.lead_agency,
         created_at=now,
         due_at=_due_at(ctx, task),
-        **fields,
+        completed_at=None,
+        completed_by_id=None,
     )
-    session.add(item)
+    item = WorkItem(**fields)
+    if escalation:
+        session.add(item)  # its escalation row points at it through the ORM
+    else:
+        ctx.add_later(item, **fields)
     notifications.notify(
-        session,
+        ctx,
         now=now,
         kind="escalation" if escalation else "new_task",
         organization=item.organization,

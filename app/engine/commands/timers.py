@@ -86,7 +86,7 @@ class DetectStalledConsignments:
                 filter(None, (consignment.customs_branch, consignment.lead_agency))
             ):
                 notifications.notify(
-                    ctx.session,
+                    ctx,
                     now=ctx.now,
                     kind="stalled",
                     organization=organization,

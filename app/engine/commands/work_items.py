@@ -211,7 +211,7 @@ class CompleteWorkItem:
         ctx.record(consignment, "task_completed", audit_data, task_id=item.task_id, signature=signature)
         if notify == "trader":  # the model asks to tell the trader about this decision
             notifications.notify(
-                ctx.session,
+                ctx,
                 now=ctx.now,
                 kind="decision",
                 organization=loaded.trader_code,
