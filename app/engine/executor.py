@@ -32,12 +32,12 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from app.db import Database, is_sqlite
-from app.models import Consignment, MessageInbox, Organization, ProcessInstance, TimelineEvent
+from app.models import Consignment, Job, MessageInbox, Organization, ProcessInstance, TimelineEvent, WorkItem
 
 from . import audit, projections, statistics
 from .clock import Clock
 from .errors import Conflict, EngineFailure, LostRace, PortalError, StaleRevision
-from .late_rows import LateRow, insert_rows
+from .late_rows import LateRow, insert_rows, write_changes
 from .runtime import Runtime
 from .script_engine import PortalScriptEngine
 from .serializer import FinishedWorkflow
@@ -57,6 +57,7 @@ class Actor:
 
 SYSTEM = Actor("system", None, "system")
 _STALE = "the consignment was changed by someone else; reload and try again"
+_WRITTEN_IN_CORE = (Consignment, WorkItem, Job)  # what nearly every command changes (see late_rows)
 _INSTANCES = ProcessInstance.__table__
 _ADD_TIMELINE = insert(TimelineEvent.__table__)
 _SAVE_STATE = (
@@ -136,6 +137,7 @@ class CommandContext:
         """At the end of the command, after its own writes: the rows queued with ``add_later``, the timeline
         rows (append-only, so one Core INSERT rather than the ORM's unit of work) and the dashboard
         counters."""
+        write_changes(self.session, self.session.connection(), _WRITTEN_IN_CORE)
         if not (self.timeline_rows or self.counter_writes or self.late_rows):
             return
         self.session.flush()
