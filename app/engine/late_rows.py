@@ -3,9 +3,9 @@
 - New rows (work items, notifications, jobs): queued with ``CommandContext.add_later`` / ``insert_later``
   and inserted after the command's own writes, rows of one table in one ``executemany``.
 - Changed rows of the consignment, its work items and its jobs (``write_changes``): the columns the
-  command changed on the loaded objects, in one UPDATE per object, with the same revision check the ORM
-  makes for work items (``WHERE state = <the state read>``); the objects are then clean, so the ORM's
-  flush has nothing left to do for them.
+  command changed on the loaded objects, one UPDATE per table and set of columns (``executemany``), with
+  the same revision check the ORM makes for work items (``WHERE state = <the state read>``); the objects
+  are then clean, so the ORM's flush has nothing left to do for them.
 
 Through the ORM each of these costs a unit-of-work flush, several times the cost of the statement itself
 (measured with ``bench/profile_commands.py``); in an optimistic command a new row would also take the
