@@ -154,7 +154,8 @@ def percentile(values: list[float], p: float) -> float:
 # -- (a) SpiffWorkflow alone, in memory -----------------------------------------------------------------
 @dataclass
 class MemoryRun:
-    seconds: list[float] = field(default_factory=list)  # one per timed pass
+    seconds: list[float] = field(default_factory=list)  # one per timed pass, before and after (b)
+    seconds_after: list[float] = field(default_factory=list)  # the passes timed after (b)
     units: Counter = field(default_factory=Counter)  # kind -> completions in one pass
     per_consignment: dict[str, int] = field(default_factory=dict)
     outcomes: dict[str, str] = field(default_factory=dict)
@@ -175,14 +176,19 @@ def run_in_memory(entries: list[Entry], specs, answers: Answers, now: datetime, 
     A first, untimed pass warms up and records counts, outcomes and who works each user task (so the
     HTTP client in (b) knows whose inboxes to watch); then ``repeats`` timed passes.
     """
-    calendar = WorkingCalendar()
     result = MemoryRun()
-    _drive_all(entries, specs, answers, now, calendar, result)
+    _drive_all(entries, specs, answers, now, WorkingCalendar(), result)
+    time_in_memory(entries, specs, answers, now, repeats, result.seconds)
+    return result
+
+
+def time_in_memory(entries, specs, answers, now, repeats: int, into: list[float]) -> None:
+    """``repeats`` timed passes of (a), appended to ``into`` (seconds each)."""
+    calendar = WorkingCalendar()
     for _ in range(repeats):
         started = time.perf_counter()
         _drive_all(entries, specs, answers, now, calendar, None)
-        result.seconds.append(time.perf_counter() - started)
-    return result
+        into.append(time.perf_counter() - started)
 
 
 def _drive_all(entries, specs, answers, now, calendar, record: MemoryRun | None) -> None:
@@ -726,8 +732,12 @@ def report(args, memory: MemoryRun, portal: PortalRun, storage: Storage, inbox_u
         f"{'task completions / s':40}{a_rate:>20.1f}{b_rate:>20.1f}",
         f"{'ratio b/a':40}{'':>20}{ratio:>20.3f}",
         "",
-        f"(a) median of {len(memory.seconds)} timed passes after a warm-up pass: "
-        + ", ".join(f"{s:.3f}" for s in memory.seconds)
+        f"(a) median of {len(memory.seconds)} timed passes after a warm-up pass, "
+        f"{len(memory.seconds) - len(memory.seconds_after)} before (b) and {len(memory.seconds_after)} after "
+        "it (the machine's speed drifts): "
+        + ", ".join(f"{s:.3f}" for s in memory.seconds[: len(memory.seconds) - len(memory.seconds_after)])
+        + " | "
+        + ", ".join(f"{s:.3f}" for s in memory.seconds_after)
         + " s",
         f"(b) first registration to last consignment finished, {args.clients} client thread(s), "
         f"{args.clock} clock: "
@@ -869,6 +879,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"(b) portal over HTTP: a fresh stack on {workdir} ...", file=sys.stderr, flush=True)
         portal = Portal(workdir, seed_data, answers, args.clock)
         result = portal.run(entries, inbox_users, args.clients, args.timeout, quiet, users)
+        print("(a) again, after (b) ...", file=sys.stderr, flush=True)
+        time_in_memory(entries, compiled.specs, answers, now, args.repeats, memory.seconds_after)
+        memory.seconds.extend(memory.seconds_after)
         storage = measure_storage(
             portal.snapshot, portal.baseline, args.consignments - len(result.unfinished)
         )
