@@ -154,8 +154,8 @@ def percentile(values: list[float], p: float) -> float:
 # -- (a) SpiffWorkflow alone, in memory -----------------------------------------------------------------
 @dataclass
 class MemoryRun:
-    seconds: list[float] = field(default_factory=list)  # one per timed pass, before and after (b)
-    seconds_after: list[float] = field(default_factory=list)  # the passes timed after (b)
+    seconds: list[float] = field(default_factory=list)  # one per timed pass before (b)
+    seconds_after: list[float] = field(default_factory=list)  # one per timed pass after (b)
     units: Counter = field(default_factory=Counter)  # kind -> completions in one pass
     per_consignment: dict[str, int] = field(default_factory=dict)
     outcomes: dict[str, str] = field(default_factory=dict)
@@ -167,7 +167,7 @@ class MemoryRun:
 
     @property
     def median_seconds(self) -> float:
-        return statistics.median(self.seconds)
+        return statistics.median(self.seconds + self.seconds_after)
 
 
 def run_in_memory(entries: list[Entry], specs, answers: Answers, now: datetime, repeats: int) -> MemoryRun:
@@ -732,10 +732,10 @@ def report(args, memory: MemoryRun, portal: PortalRun, storage: Storage, inbox_u
         f"{'task completions / s':40}{a_rate:>20.1f}{b_rate:>20.1f}",
         f"{'ratio b/a':40}{'':>20}{ratio:>20.3f}",
         "",
-        f"(a) median of {len(memory.seconds)} timed passes after a warm-up pass, "
-        f"{len(memory.seconds) - len(memory.seconds_after)} before (b) and {len(memory.seconds_after)} after "
-        "it (the machine's speed drifts): "
-        + ", ".join(f"{s:.3f}" for s in memory.seconds[: len(memory.seconds) - len(memory.seconds_after)])
+        f"(a) median of {len(memory.seconds) + len(memory.seconds_after)} timed passes after a warm-up "
+        f"pass, {len(memory.seconds)} before (b) and {len(memory.seconds_after)} after it (the machine's "
+        "speed drifts): "
+        + ", ".join(f"{s:.3f}" for s in memory.seconds)
         + " | "
         + ", ".join(f"{s:.3f}" for s in memory.seconds_after)
         + " s",
@@ -881,7 +881,6 @@ def main(argv: list[str] | None = None) -> int:
         result = portal.run(entries, inbox_users, args.clients, args.timeout, quiet, users)
         print("(a) again, after (b) ...", file=sys.stderr, flush=True)
         time_in_memory(entries, compiled.specs, answers, now, args.repeats, memory.seconds_after)
-        memory.seconds.extend(memory.seconds_after)
         storage = measure_storage(
             portal.snapshot, portal.baseline, args.consignments - len(result.unfinished)
         )

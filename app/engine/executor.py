@@ -37,7 +37,7 @@ from app.models import Consignment, Job, MessageInbox, Organization, ProcessInst
 from . import audit, projections, statistics
 from .clock import Clock
 from .errors import Conflict, EngineFailure, LostRace, PortalError, StaleRevision
-from .late_rows import LateRow, insert_rows, write_changes
+from .late_rows import LateRow, column_values, insert_rows, write_changes
 from .runtime import Runtime
 from .script_engine import PortalScriptEngine
 from .serializer import FinishedWorkflow
@@ -104,33 +104,36 @@ class CommandContext:
         self.counter_writes: list[Callable[[], None]] = []
         self.timeline_rows: list[tuple[Consignment, dict[str, Any]]] = []
         self.late_rows: list[LateRow] = []
-        # Per process instance: the tasks this command opened a work item or a job for (written at its end).
-        self.opened_items: dict[int, set[str]] = {}
-        self.started_jobs: dict[int, set[str]] = {}
         self._held: list[Any] = []
 
-    def hold(self, *rows: Any) -> None:
-        """Keep rows loaded ahead (one joined query) in the session for the command's whole run: the
-        session's identity map holds its objects only weakly, and the command's ``Session.get`` calls
-        should find them there rather than query again."""
-        self._held.extend(rows)
+    def load_held(self, statement: Any, params: dict[str, Any]) -> Any:
+        """Run a joined query for rows the command loads together (a work item, its consignment and
+        process instance) and return the first entity of its first row, or None. The rows are kept in the
+        session for the command's whole run: the session's identity map holds its objects only weakly, and
+        the command's later ``Session.get`` calls should find them there rather than query again."""
+        row = self.session.execute(statement, params).first()
+        if row is None:
+            return None
+        self._held.extend(row)
+        return row[0]
 
     def count_later(self, write: Callable[[], None]) -> None:
         """Queue a dashboard counter update (an UPSERT) for the end of the command, after its own writes:
         an optimistic command then takes the write lock only when it saves, not in the middle of its run."""
         self.counter_writes.append(write)
 
-    def add_later(self, obj: Any, **values: Any) -> None:
+    def add_later(self, obj: Any) -> None:
         """Insert a new row at the end of the command, in Core: ``obj`` is a new ORM object that is *not*
-        added to the session (its attributes can be read meanwhile; its ``id`` is set once inserted) and
-        ``values`` its columns. An ``IdOf(other)`` value becomes the id of a row written before it.
+        added to the session; the columns set on it are the row (its attributes can be read meanwhile, and
+        its ``id`` is set once inserted).
 
         For the rows every command writes (work items, notifications, jobs): the ORM's unit of work costs
         more than the INSERT, and it would also take the write lock of an optimistic command early."""
-        self.late_rows.append(LateRow(type(obj).__table__, values, obj))
+        self.late_rows.append(LateRow(type(obj).__table__, column_values(obj), obj))
 
     def insert_later(self, table: Table, **values: Any) -> None:
-        """Like ``add_later`` for a row nobody reads back in this command (no object, no id)."""
+        """Like ``add_later`` for a row nobody reads back in this command (no object, no id). An
+        ``IdOf(obj)`` value becomes the id of an object queued before it."""
         self.late_rows.append(LateRow(table, values))
 
     def write_late_rows(self) -> None:

@@ -37,6 +37,13 @@ class LateRow:
     obj: Any = None  # a new ORM object, not in the session, that gets the new row's id
 
 
+def column_values(obj: Any) -> dict[str, Any]:
+    """The columns set on a new ORM object, as an INSERT's values."""
+    state = inspect(obj)
+    columns = state.mapper.columns
+    return {key: value for key, value in state.dict.items() if key in columns}
+
+
 _INSERTS: dict[tuple[str, bool], Any] = {}  # one statement per table, built once
 
 

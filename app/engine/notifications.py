@@ -75,7 +75,7 @@ def notify(
     params: dict[str, Any] = {"step": step_name}
     mail = {**params, "declaration": consignment.declaration_no, "step_vi": step_name_vi}
     recipients = session.execute(stmt, {"organization": organization, "role": role}).all()
-    item_id = None if work_item is None else work_item.id if work_item.id is not None else IdOf(work_item)
+    item_id = IdOf(work_item) if work_item is not None else None  # its id is read when the row is written
     for user_id, address, locale in recipients:
         ctx.insert_later(
             _NOTIFICATIONS,

@@ -84,14 +84,12 @@ def sync(ctx: CommandContext, loaded: LoadedInstance) -> datetime | None:
     engine = ctx.engine
 
     # The session may hold unflushed changes (commands run without autoflush): a work item loaded in it
-    # (the one being completed) counts with its state there, not its row's; and a work item this command
-    # opened is not written yet (``add_later``).
+    # (the one being completed) counts with its state there, not its row's.
     open_items: dict[str, int] = {}
     for item_id, task_id, state in session.execute(_OPEN_ITEMS, {"instance_id": loaded.row.id}):
         held = session.identity_map.get(identity_key(WorkItem, item_id))
         if (held.state if held is not None else state) in OPEN_STATES:
             open_items[task_id] = item_id
-    opened = ctx.opened_items.setdefault(loaded.row.id, set())
     # One walk of the task tree for both kinds of waiting task (it is the costly part of asking).
     ready: list = []
     started: list = []
@@ -110,10 +108,9 @@ def sync(ctx: CommandContext, loaded: LoadedInstance) -> datetime | None:
         escalation = (spec.extensions or {}).get("escalation")
         if not escalation:
             current_steps.append(spec.bpmn_name or spec.bpmn_id)
-        if task_id in open_items or task_id in opened:
+        if task_id in open_items:
             continue
         _open_work_item(ctx, loaded, task, escalation)
-        opened.add(task_id)
 
     for task_id, item_id in open_items.items():
         if task_id not in ready_ids:  # rare: the task was cancelled (a boundary event, a terminate end)
@@ -126,7 +123,6 @@ def sync(ctx: CommandContext, loaded: LoadedInstance) -> datetime | None:
         task_id: (job_id, state)
         for job_id, task_id, state in session.execute(_JOBS, {"instance_id": loaded.row.id})
     }
-    known_jobs.update({task_id: (None, "pending") for task_id in ctx.started_jobs.get(loaded.row.id, ())})
     started_ids: set[str] = set()
     for task in started:
         spec = task.task_spec
@@ -151,7 +147,6 @@ def sync(ctx: CommandContext, loaded: LoadedInstance) -> datetime | None:
                 next_run_at=now,
                 created_at=now,
             )
-            ctx.started_jobs.setdefault(loaded.row.id, set()).add(task_id)
             ctx.after_commit.append(ctx.wake_worker)
     if workflow.completed:
         # Jobs are a work queue, not a record (Camunda's runtime job table works the same way): a finished
@@ -161,7 +156,7 @@ def sync(ctx: CommandContext, loaded: LoadedInstance) -> datetime | None:
             session.delete(job)
     else:
         for task_id, (job_id, state) in known_jobs.items():
-            if job_id is None or task_id in started_ids:
+            if task_id in started_ids:
                 continue
             job = session.identity_map.get(identity_key(Job, job_id))
             if (job.state if job is not None else state) in ("pending", "locked", "incident"):
@@ -281,7 +276,7 @@ def _open_work_item(ctx: CommandContext, loaded: LoadedInstance, task, escalatio
     if escalation:
         session.add(item)  # its escalation row points at it through the ORM
     else:
-        ctx.add_later(item, **fields)
+        ctx.add_later(item)
     notifications.notify(
         ctx,
         now=now,

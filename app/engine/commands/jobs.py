@@ -68,10 +68,7 @@ _JOB_WITH_INSTANCE = (
 
 def _locked_job(ctx: CommandContext, job_id: int, owner: str) -> Job:
     # One query for the job, its consignment and its process instance (see work_items._load_item).
-    row = ctx.session.execute(_JOB_WITH_INSTANCE, {"id": job_id}).first()
-    if row is not None:
-        ctx.hold(*row)
-    job = row[0] if row is not None else None
+    job = ctx.load_held(_JOB_WITH_INSTANCE, {"id": job_id})
     if job is None:
         raise NotFound("no such job")
     if job.state != "locked" or job.lock_owner != owner:

@@ -57,10 +57,7 @@ def sender_consignment(ctx: CommandContext, declaration_no: str) -> Consignment:
     """The running consignment a message names, if the sender may send it messages: a port operator
     only for consignments at its terminal (``app.access``); the system and administrators for any."""
     # With its process instance in the same query: the command loads it next (see work_items._load_item).
-    row = ctx.session.execute(_CONSIGNMENT_WITH_INSTANCE, {"declaration_no": declaration_no}).first()
-    if row is not None:
-        ctx.hold(*row)
-    consignment = row[0] if row is not None else None
+    consignment = ctx.load_held(_CONSIGNMENT_WITH_INSTANCE, {"declaration_no": declaration_no})
     allowed = consignment is not None and (
         ctx.actor.role in SEE_ALL_ROLES
         or (

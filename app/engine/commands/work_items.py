@@ -47,11 +47,7 @@ def _load_item(
 ) -> WorkItem:
     # One query for the item, its consignment and (``instance``: for a command that runs the engine) its
     # process instance; the later ``Session.get`` calls find them in the session.
-    statement = _ITEM_WITH_INSTANCE if instance else _ITEM_WITH_CONSIGNMENT
-    row = ctx.session.execute(statement, {"id": work_item_id}).first()
-    if row is not None:
-        ctx.hold(*row)
-    item = row[0] if row is not None else None
+    item = ctx.load_held(_ITEM_WITH_INSTANCE if instance else _ITEM_WITH_CONSIGNMENT, {"id": work_item_id})
     allowed = item is not None and (
         _may_work(ctx.actor, item)
         or ctx.actor.role == "system"
