@@ -529,16 +529,15 @@ def notifications_for(
     session: Session, user_id: int, limit: int = 50
 ) -> list[tuple[Notification, str | None]]:
     """The user's newest notifications, each with its consignment's declaration number."""
-    return [
-        (row, declaration_no)
-        for row, declaration_no in session.execute(
+    return list(
+        session.execute(
             select(Notification, Consignment.declaration_no)
             .outerjoin(Consignment, Consignment.id == Notification.consignment_id)
             .where(Notification.user_id == user_id)
             .order_by(Notification.id.desc())
             .limit(limit)
-        )
-    ]
+        ).tuples()
+    )
 
 
 def unread_notifications(session: Session, user_id: int) -> int:
