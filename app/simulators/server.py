@@ -69,6 +69,10 @@ class SimulatorServer(ThreadingHTTPServer):
 class _Handler(BaseHTTPRequestHandler):
     server: SimulatorServer
     protocol_version = "HTTP/1.1"
+    # The headers and the body leave in two writes. With Nagle's algorithm on, the body waits for the
+    # client's ACK of the headers, which a keep-alive client delays by up to 40 ms: every call after a
+    # connection's first took ~44 ms instead of well under one.
+    disable_nagle_algorithm = True
 
     def do_GET(self) -> None:
         self._dispatch("GET")

@@ -439,6 +439,33 @@ def test_a_key_reused_for_another_request_is_refused(start_simulator) -> None:
     assert payment.keys()["consignment-C01:fee"]["actions"] == 1
 
 
+def test_a_simulator_sends_its_answers_without_waiting_for_the_clients_ack() -> None:
+    """The answer's headers and body leave in two writes. With Nagle's algorithm on, the body waited for
+    the keep-alive client's delayed ACK of the headers: ~40 ms per call after a connection's first (the
+    worker's connector calls spent most of their time so)."""
+    from app.simulators import server as simulator_server
+
+    nodelay: list[int] = []
+
+    class Recording(simulator_server._Handler):
+        def setup(self) -> None:
+            super().setup()
+            nodelay.append(self.connection.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+
+    server = simulator_server.make_server(simulator_server.build_simulator("payment"))
+    server.RequestHandlerClass = Recording
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        with requests.Session() as session:  # one keep-alive connection for the three calls
+            for _ in range(3):
+                assert session.get(f"{server.base_url}/health", timeout=5).status_code == 200
+    finally:
+        server.stop()
+
+    assert len(nodelay) == 1  # the connection was kept alive: the case where the delay struck
+    assert nodelay[0] != 0  # TCP_NODELAY is set on it
+
+
 # --- registry ------------------------------------------------------------------------------------
 
 
