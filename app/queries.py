@@ -529,15 +529,14 @@ def notifications_for(
     session: Session, user_id: int, limit: int = 50
 ) -> list[tuple[Notification, str | None]]:
     """The user's newest notifications, each with its consignment's declaration number."""
-    return list(
-        session.execute(
-            select(Notification, Consignment.declaration_no)
-            .outerjoin(Consignment, Consignment.id == Notification.consignment_id)
-            .where(Notification.user_id == user_id)
-            .order_by(Notification.id.desc())
-            .limit(limit)
-        ).tuples()
-    )
+    # Rows unpack like tuples (SQLAlchemy 2.1 deprecates Result.tuples()).
+    return session.execute(
+        select(Notification, Consignment.declaration_no)
+        .outerjoin(Consignment, Consignment.id == Notification.consignment_id)
+        .where(Notification.user_id == user_id)
+        .order_by(Notification.id.desc())
+        .limit(limit)
+    ).all()
 
 
 def unread_notifications(session: Session, user_id: int) -> int:
