@@ -734,16 +734,36 @@ def latency_rows(lat: Latencies) -> list[str]:
     return lines
 
 
-def report(args, memory: MemoryRun, portal: PortalRun, storage: Storage, inbox_users: list[str]) -> str:
-    n = args.consignments
+def figures(memory: MemoryRun, portal: PortalRun, storage: Storage) -> dict[str, Any]:
+    """The run's headline figures, as the report prints them and ``--json`` writes them."""
     a_rate = memory.total / memory.median_seconds
     b_total = sum(portal.units.values())
     b_rate = b_total / portal.seconds if portal.seconds else 0.0
-    ratio = b_rate / a_rate if a_rate else 0.0
+    loaded, idle = portal.loaded.completion_ms, portal.idle.completion_ms
+    return {
+        "a_per_s": a_rate,
+        "b_per_s": b_rate,
+        "ratio": b_rate / a_rate if a_rate else 0.0,
+        "completions": b_total,
+        "median_ms": statistics.median(loaded) if loaded else float("nan"),
+        "p95_ms": percentile(loaded, 95),
+        "quiet_median_ms": statistics.median(idle) if idle else float("nan"),
+        "cpu_ms_per_completion": {
+            name: seconds * 1000 / b_total for name, seconds in portal.cpu.items() if b_total
+        }
+        | ({"all": sum(portal.cpu.values()) * 1000 / b_total} if b_total else {}),
+        "stored_bytes": storage.per_consignment(),
+    }
+
+
+def report(args, memory: MemoryRun, portal: PortalRun, storage: Storage, inbox_users: list[str]) -> str:
+    n = args.consignments
+    headline = figures(memory, portal, storage)
+    a_rate, b_rate, ratio = headline["a_per_s"], headline["b_per_s"], headline["ratio"]
+    b_total = headline["completions"]
     loaded = portal.loaded.completion_ms
-    median = statistics.median(loaded) if loaded else float("nan")
-    p95 = percentile(loaded, 95)
-    stored = storage.per_consignment()
+    median, p95 = headline["median_ms"], headline["p95_ms"]
+    stored = headline["stored_bytes"]
     finished = n - len(portal.unfinished)
 
     lines = [
@@ -818,7 +838,8 @@ def report(args, memory: MemoryRun, portal: PortalRun, storage: Storage, inbox_u
         lines += [
             "",
             f"CPU during (b), per task completion ({b_total}), by process "
-            f"({total_cpu:.2f} s in all over {portal.seconds:.2f} s on {os.cpu_count()} CPUs):",
+            f"({total_cpu:.2f} s in all over {portal.polled_seconds or portal.seconds:.2f} s on "
+            f"{os.cpu_count()} CPUs):",
         ]
         for name, seconds in sorted(portal.cpu.items(), key=lambda item: -item[1]):
             lines.append(f"{'  ' + name:36}{seconds * 1000 / b_total:>8.2f} ms{seconds / total_cpu:>8.0%}")
@@ -887,6 +908,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--timeout", type=float, default=900.0, help="give up (b) after this many seconds")
     parser.add_argument("--keep", action="store_true", help="keep the temporary database and logs")
+    parser.add_argument("--json", type=Path, help="also write the headline figures to this file (JSON)")
     args = parser.parse_args(argv)
     if min(args.consignments, args.clients, args.repeats) < 1 or args.quiet_consignments < 0:
         parser.error("--consignments, --clients and --repeats must be at least 1")
@@ -922,6 +944,13 @@ def main(argv: list[str] | None = None) -> int:
             portal.snapshot, portal.baseline, args.consignments - len(result.unfinished)
         )
         print(report(args, memory, result, storage, inbox_users))
+        if args.json:
+            headline = figures(memory, result, storage) | {
+                "consignments": args.consignments,
+                "load_before": args.load_before,
+                "load_after": os.getloadavg()[0],
+            }
+            args.json.write_text(json.dumps(headline, indent=2) + "\n", encoding="utf-8")
     finally:
         if args.keep:
             print(f"kept {workdir}", file=sys.stderr)
