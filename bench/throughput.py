@@ -740,6 +740,9 @@ def figures(memory: MemoryRun, portal: PortalRun, storage: Storage) -> dict[str,
     b_total = sum(portal.units.values())
     b_rate = b_total / portal.seconds if portal.seconds else 0.0
     loaded, idle = portal.loaded.completion_ms, portal.idle.completion_ms
+    cpu = {name: seconds * 1000 / b_total for name, seconds in portal.cpu.items()} if b_total else {}
+    if cpu:
+        cpu["all"] = sum(portal.cpu.values()) * 1000 / b_total
     return {
         "a_per_s": a_rate,
         "b_per_s": b_rate,
@@ -748,10 +751,7 @@ def figures(memory: MemoryRun, portal: PortalRun, storage: Storage) -> dict[str,
         "median_ms": statistics.median(loaded) if loaded else float("nan"),
         "p95_ms": percentile(loaded, 95),
         "quiet_median_ms": statistics.median(idle) if idle else float("nan"),
-        "cpu_ms_per_completion": {
-            name: seconds * 1000 / b_total for name, seconds in portal.cpu.items() if b_total
-        }
-        | ({"all": sum(portal.cpu.values()) * 1000 / b_total} if b_total else {}),
+        "cpu_ms_per_completion": cpu,
         "stored_bytes": storage.per_consignment(),
     }
 
