@@ -411,8 +411,8 @@ class CommandExecutor:
                 if getattr(command, "retry_on_conflict", False) and attempt < 4:
                     log.info("lost a race, retrying %s", type(command).__name__)
                     continue
-                if isinstance(exc, StaleDataError):  # a work item changed under a concurrent command
-                    raise StaleRevision(_STALE) from None
+                if isinstance(exc, StaleDataError):  # a row changed under a concurrent command
+                    raise StaleRevision(getattr(command, "stale_message", _STALE)) from None
                 raise
             finally:
                 session.close()

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from app.i18n import N_
 from app.models import ModelVersion
 from app.models.studio import ModelDraft
 from app.tasks import KNOWN_TOPICS
@@ -19,6 +20,9 @@ from ..executor import CommandContext
 from .deployment import DeployBundle
 
 STUDIO_ROLES = ("analyst", "admin")
+# What a studio command says when another one changed the working copy between its read and its write
+# (the executor's default speaks of a consignment).
+COPY_CHANGED = N_("someone changed the working copy at the same time; reload it and try again")
 
 
 def _require_analyst(ctx: CommandContext) -> None:
@@ -30,8 +34,12 @@ def _latest(ctx: CommandContext) -> ModelVersion | None:
     return ctx.session.scalar(select(ModelVersion).order_by(ModelVersion.version.desc()).limit(1))
 
 
-def _draft(ctx: CommandContext) -> ModelDraft:
-    draft = ctx.session.scalar(select(ModelDraft).order_by(ModelDraft.id).limit(1))
+def _draft(ctx: CommandContext, *, lock: bool = False) -> ModelDraft:
+    """The working copy. ``lock``: hold its row until the command ends (PostgreSQL; SQLite's write
+    transaction holds the whole database already), so that two deploys or resets run one after the other
+    instead of racing for the next version number."""
+    query = select(ModelDraft).order_by(ModelDraft.id).limit(1)
+    draft = ctx.session.scalar(query.with_for_update() if lock else query)
     if draft is None:
         latest = _latest(ctx)
         if latest is None:
@@ -72,6 +80,7 @@ class SaveDraftFile:
     expected_file_revision: str | None = None
     optimistic = True  # reads and validation first, the write lock only for the revision-checked UPDATE
     retry_on_conflict = True  # a lost race on the row is re-run: the file check is made again on it
+    stale_message = COPY_CHANGED
 
     def execute(self, ctx: CommandContext) -> dict[str, Any]:
         _require_analyst(ctx)
@@ -109,6 +118,7 @@ class DiscardDraft:
     """Start the working copy again from a deployed version (the newest when none is given)."""
 
     version: int | None = None
+    stale_message = COPY_CHANGED
 
     def execute(self, ctx: CommandContext) -> ModelDraft:
         _require_analyst(ctx)
@@ -119,7 +129,7 @@ class DiscardDraft:
         )
         if source is None:
             raise NotFound(f"no version {self.version}", field="version")
-        draft = _draft(ctx)
+        draft = _draft(ctx, lock=True)
         draft.files, draft.base_version = files_of(source), source.version
         draft.revision += 1
         draft.updated_by, draft.updated_at = ctx.actor.username, ctx.now
@@ -132,12 +142,13 @@ class DeployDraft:
     note: str
     expected_revision: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    stale_message = COPY_CHANGED
 
     def execute(self, ctx: CommandContext) -> ModelVersion:
         _require_analyst(ctx)
         if not self.note.strip():
             raise PortalError("say what changed in a change note", field="note")
-        draft = _draft(ctx)
+        draft = _draft(ctx, lock=True)
         if self.expected_revision is not None and self.expected_revision != draft.revision:
             raise Conflict("the model changed since you checked it; review it again", field="revision")
         try:

@@ -1,0 +1,147 @@
+"""Analysts changing the working copy at the same moment: deploys and resets take turns on the copy's row,
+so two deploys become two versions (not an error), and a save that keeps losing to others says that the
+working copy changed (not that a consignment did). Both databases; PostgreSQL is where the row lock
+matters, SQLite's write transaction serializes them anyway."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from sqlalchemy import func, select
+
+from app.engine.commands.studio import COPY_CHANGED, DeployDraft, DiscardDraft, OpenDraft, SaveDraftFile
+from app.engine.errors import StaleRevision
+from app.models import AuditEvent, ModelVersion
+from app.models.studio import ModelDraft
+from tests.procedure import actor
+
+pytestmark = pytest.mark.timeout(120)
+
+BPMN = "specialized_inspection.bpmn"
+
+
+def versions(portal) -> list[int]:
+    with portal.db.session() as session:
+        return list(session.scalars(select(ModelVersion.version).order_by(ModelVersion.version)))
+
+
+def audit_count(portal, action: str) -> int:
+    with portal.db.session() as session:
+        return session.scalar(select(func.count()).select_from(AuditEvent).where(AuditEvent.action == action))
+
+
+def at_once(*calls) -> list[object]:
+    """Run the calls in threads released together; each one's result or exception, in order."""
+    start = threading.Barrier(len(calls))
+    outcomes: list[object] = [None] * len(calls)
+
+    def run(index: int, call) -> None:
+        start.wait()
+        try:
+            outcomes[index] = call()
+        except Exception as exc:  # the test looks at it
+            outcomes[index] = exc
+
+    threads = [threading.Thread(target=run, args=(i, c)) for i, c in enumerate(calls)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    return outcomes
+
+
+def test_two_analysts_deploying_at_once_get_two_versions(portal):
+    analyst, admin = actor(portal, "analyst"), actor(portal, "admin")
+    revision = portal.execute(OpenDraft(), analyst).revision
+    deployed_before = audit_count(portal, "model_deployed")
+
+    outcomes = at_once(
+        lambda: portal.execute(DeployDraft("Checked by the analyst", expected_revision=revision), analyst),
+        lambda: portal.execute(DeployDraft("Checked by the admin", expected_revision=revision), admin),
+    )
+
+    assert all(isinstance(o, ModelVersion) for o in outcomes), outcomes
+    assert sorted(o.version for o in outcomes) == [2, 3]
+    assert versions(portal) == [1, 2, 3]
+    assert audit_count(portal, "model_deployed") == deployed_before + 2
+
+
+def test_a_reset_and_a_deploy_at_once_both_take_effect_one_after_the_other(portal):
+    analyst, admin = actor(portal, "analyst"), actor(portal, "admin")
+    revision = portal.execute(OpenDraft(), analyst).revision
+
+    outcomes = at_once(
+        lambda: portal.execute(DeployDraft("Checked", expected_revision=revision), analyst),
+        lambda: portal.execute(DiscardDraft(version=1), admin),
+    )
+
+    deployed, reset = outcomes
+    assert isinstance(reset, ModelDraft), reset
+    # The deploy either ran first or saw the reset (a new revision) and refused: never a half of each.
+    if isinstance(deployed, ModelVersion):
+        assert versions(portal) == [1, 2]
+    else:
+        assert "the model changed since you checked it" in str(deployed)
+        assert versions(portal) == [1]
+    assert audit_count(portal, "model_draft_reset") == 1
+
+
+@pytest.fixture
+def reset_before_each_write(portal, monkeypatch):
+    """Another analyst resets the copy while a save runs, between its read and its write, ``times``
+    times (the save's validation is the moment); the reset copies' revisions, in order."""
+    from app.engine.commands import studio
+
+    def arrange(times: int) -> list[int]:
+        original, revisions = studio.problems_of, []
+
+        def problems_of(bundle, topics):
+            if len(revisions) < times:
+                revisions.append(portal.execute(DiscardDraft(version=1), actor(portal, "admin")).revision)
+            return original(bundle, topics)
+
+        monkeypatch.setattr(studio, "problems_of", problems_of)
+        return revisions
+
+    return arrange
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_a_save_that_keeps_losing_the_race_says_the_working_copy_changed(portal, reset_before_each_write):
+    """On PostgreSQL nothing stops a reset between a save's read and its write: after five tries it gives
+    up with the studio's own wording."""
+    analyst = actor(portal, "analyst")
+    before_text = portal.execute(OpenDraft(), analyst).files[BPMN]
+    meanwhile = reset_before_each_write(times=99)
+
+    with pytest.raises(StaleRevision) as refused:
+        portal.execute(SaveDraftFile(BPMN, before_text.replace("Record the sampling", "Record it")), analyst)
+
+    assert refused.value.message == COPY_CHANGED
+    assert refused.value.status == 409
+    assert len(meanwhile) == 5  # it tried again each time, then gave up
+    with portal.db.session() as session:
+        saved = session.scalar(select(ModelDraft))
+        assert saved.files[BPMN] == before_text  # the save wrote nothing
+        assert saved.revision == meanwhile[-1]
+    assert audit_count(portal, "model_draft_saved") == 0
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_on_sqlite_a_save_that_lost_once_runs_again_holding_the_lock_and_is_kept(
+    portal, reset_before_each_write
+):
+    analyst = actor(portal, "analyst")
+    before_text = portal.execute(OpenDraft(), analyst).files[BPMN]
+    meanwhile = reset_before_each_write(times=1)
+    edited = before_text.replace("Record the sampling", "Record it")
+    assert edited != before_text
+
+    saved = portal.execute(SaveDraftFile(BPMN, edited), analyst)
+
+    assert len(meanwhile) == 1
+    assert saved["revision"] == meanwhile[0] + 1  # on top of the reset
+    with portal.db.session() as session:
+        assert session.scalar(select(ModelDraft)).files[BPMN] == edited
+    assert audit_count(portal, "model_draft_saved") == 1
