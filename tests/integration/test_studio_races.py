@@ -5,6 +5,7 @@ matters, SQLite's write transaction serializes them anyway."""
 
 from __future__ import annotations
 
+import contextlib
 import threading
 
 import pytest
@@ -51,7 +52,24 @@ def at_once(*calls) -> list[object]:
     return outcomes
 
 
-def test_two_analysts_deploying_at_once_get_two_versions(portal):
+@pytest.fixture
+def deploys_meet_after_reading_the_copy(monkeypatch):
+    """Make two deploys meet once they have read the copy (up to 2 s each): without the row lock both get
+    there and go on together, so both would take the same next version number; with it, the second one
+    waits for the first to commit before it reads, and the first goes on alone after the 2 s."""
+    from app.engine.commands import studio
+
+    original, rendezvous = studio.bundle_of, threading.Barrier(2)
+
+    def bundle_of(draft):
+        with contextlib.suppress(threading.BrokenBarrierError):
+            rendezvous.wait(timeout=2)
+        return original(draft)
+
+    monkeypatch.setattr(studio, "bundle_of", bundle_of)
+
+
+def test_two_analysts_deploying_at_once_get_two_versions(portal, deploys_meet_after_reading_the_copy):
     analyst, admin = actor(portal, "analyst"), actor(portal, "admin")
     revision = portal.execute(OpenDraft(), analyst).revision
     deployed_before = audit_count(portal, "model_deployed")
