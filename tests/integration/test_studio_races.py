@@ -1,6 +1,7 @@
 """Analysts changing the working copy at the same moment: deploys and resets take turns on the copy's row,
-so two deploys become two versions (not an error), and a save that keeps losing to others says that the
-working copy changed (not that a consignment did). Both databases; PostgreSQL is where the row lock
+and every deploy (studio or command line) on the version number, so two deploys become two versions
+(not an error), and a save that keeps losing to others says that the working copy changed (not that a
+consignment did). Both databases; PostgreSQL is where the row lock
 matters, SQLite's write transaction serializes them anyway."""
 
 from __future__ import annotations
@@ -11,10 +12,14 @@ import threading
 import pytest
 from sqlalchemy import func, select
 
+from app.engine.commands import DeployBundle
 from app.engine.commands.studio import COPY_CHANGED, DeployDraft, DiscardDraft, OpenDraft, SaveDraftFile
 from app.engine.errors import StaleRevision
+from app.engine.executor import Actor
 from app.models import AuditEvent, ModelVersion
 from app.models.studio import ModelDraft
+from app.tasks import KNOWN_TOPICS
+from tests.model_versions import version_2
 from tests.procedure import actor
 
 pytestmark = pytest.mark.timeout(120)
@@ -82,6 +87,31 @@ def test_two_analysts_deploying_at_once_get_two_versions(portal, deploys_meet_af
     assert all(isinstance(o, ModelVersion) for o in outcomes), outcomes
     assert sorted(o.version for o in outcomes) == [2, 3]
     assert versions(portal) == [1, 2, 3]
+    assert audit_count(portal, "model_deployed") == deployed_before + 2
+
+
+def test_two_bundle_deploys_at_once_from_the_command_line_get_two_versions(portal, monkeypatch):
+    """``portal model deploy`` (DeployBundle, no working copy involved) takes turns the same way: both
+    deploys are made to meet once they know their version number (up to 2 s each)."""
+    codec = portal.runtime.codec
+    original, rendezvous = codec.dump_specs, threading.Barrier(2)
+
+    def dump_specs(*args, **kwargs):  # the stored spec, made once the version number is known
+        with contextlib.suppress(threading.BrokenBarrierError):
+            rendezvous.wait(timeout=2)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(codec, "dump_specs", dump_specs)
+    cli = Actor("cli", None, "analyst")
+    deployed_before = audit_count(portal, "model_deployed")
+
+    outcomes = at_once(
+        lambda: portal.execute(DeployBundle(version_2(), note="v2", known_topics=KNOWN_TOPICS), cli),
+        lambda: portal.execute(DeployBundle(version_2(), note="v2 again", known_topics=KNOWN_TOPICS), cli),
+    )
+
+    assert all(isinstance(o, ModelVersion) for o in outcomes), outcomes
+    assert sorted(o.version for o in outcomes) == [2, 3]
     assert audit_count(portal, "model_deployed") == deployed_before + 2
 
 

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from app.models import ModelVersion
 
 from ..bundle import Bundle, compile_bundle
 from ..executor import CommandContext
 from .messages import KNOWN_MESSAGES
+
+# PostgreSQL advisory lock held by a deploy from the version number's read to its commit ("CLDV").
+DEPLOY_LOCK = 0x434C4456
 
 
 @dataclass
@@ -25,6 +28,11 @@ class DeployBundle:
         compiled = compile_bundle(
             self.bundle, known_topics=self.known_topics, known_messages=self.known_messages
         )
+        if ctx.session.bind.dialect.name == "postgresql":
+            # Deploys (studio, CLI, init-db) take turns from here to their commit, so two at once become
+            # consecutive versions instead of both taking the same next number. SQLite's write
+            # transaction holds the whole database already.
+            ctx.session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": DEPLOY_LOCK})
         latest = ctx.session.scalar(select(ModelVersion).order_by(ModelVersion.version.desc()).limit(1))
         if self.only_if_changed and latest is not None and latest.checksum == self.bundle.checksum:
             return latest
