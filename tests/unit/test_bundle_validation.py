@@ -762,7 +762,12 @@ def test_iso_8859_1_declaration_over_vietnamese_text_is_refused():
 def _fake_deploy_context():
     added: list = []
     return SimpleNamespace(
-        session=SimpleNamespace(scalar=lambda query: None, add=added.append, flush=lambda: None),
+        session=SimpleNamespace(
+            scalar=lambda query: None,
+            add=added.append,
+            flush=lambda: None,
+            bind=SimpleNamespace(dialect=SimpleNamespace(name="sqlite")),  # no deploy lock to take
+        ),
         runtime=SimpleNamespace(codec=WorkflowCodec()),
         record=lambda *a, **k: None,
         after_commit=[],
