@@ -5,7 +5,6 @@ Two people completing the same work item at the same moment: exactly one succeed
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 import requests
@@ -14,6 +13,7 @@ from sqlalchemy import func, select
 from app.models import ApiToken, Base, Job, Organization, User, WorkItem
 from app.security.credentials import hash_token
 from app.signing.pki import DEMO_PIN, issue_user_certificate
+from tests.concurrency import at_once
 from tests.procedure import (
     COUNTERSIGN,
     FAIL,
@@ -448,21 +448,9 @@ def second_user(portal, clock, username: str, organization: str, role: str) -> s
 
 def race(live_portal: str, work_item_id: int, data: dict[str, Any], usernames: tuple[str, str]) -> list:
     """Both users press "complete" at the same moment; return the two responses (in user order)."""
-    barrier = threading.Barrier(len(usernames))
-    responses: list[requests.Response | BaseException | None] = [None] * len(usernames)
-
-    def press(i: int, username: str) -> None:
-        try:
-            barrier.wait(timeout=10)
-            responses[i] = submits_form(live_portal, username, work_item_id, data)
-        except BaseException as exc:  # reported by the assertion below
-            responses[i] = exc
-
-    threads = [threading.Thread(target=press, args=(i, u)) for i, u in enumerate(usernames)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=30)
+    responses = at_once(
+        *(lambda u=u: submits_form(live_portal, u, work_item_id, data) for u in usernames), timeout=30
+    )
     assert all(isinstance(r, requests.Response) for r in responses), responses
     return responses
 

@@ -6,9 +6,6 @@ matters, SQLite's write transaction serializes them anyway."""
 
 from __future__ import annotations
 
-import contextlib
-import threading
-
 import pytest
 from sqlalchemy import func, select
 
@@ -19,6 +16,7 @@ from app.engine.executor import Actor
 from app.models import AuditEvent, ModelVersion
 from app.models.studio import ModelDraft
 from app.tasks import KNOWN_TOPICS
+from tests.concurrency import at_once, meet_before
 from tests.model_versions import version_2
 from tests.procedure import actor
 
@@ -37,26 +35,6 @@ def audit_count(portal, action: str) -> int:
         return session.scalar(select(func.count()).select_from(AuditEvent).where(AuditEvent.action == action))
 
 
-def at_once(*calls) -> list[object]:
-    """Run the calls in threads released together; each one's result or exception, in order."""
-    start = threading.Barrier(len(calls))
-    outcomes: list[object] = [None] * len(calls)
-
-    def run(index: int, call) -> None:
-        start.wait()
-        try:
-            outcomes[index] = call()
-        except Exception as exc:  # the test looks at it
-            outcomes[index] = exc
-
-    threads = [threading.Thread(target=run, args=(i, c)) for i, c in enumerate(calls)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    return outcomes
-
-
 @pytest.fixture
 def deploys_meet_after_reading_the_copy(monkeypatch):
     """Make two deploys meet once they have read the copy (up to 2 s each): without the row lock both get
@@ -64,14 +42,7 @@ def deploys_meet_after_reading_the_copy(monkeypatch):
     waits for the first to commit before it reads, and the first goes on alone after the 2 s."""
     from app.engine.commands import studio
 
-    original, rendezvous = studio.bundle_of, threading.Barrier(2)
-
-    def bundle_of(draft):
-        with contextlib.suppress(threading.BrokenBarrierError):
-            rendezvous.wait(timeout=2)
-        return original(draft)
-
-    monkeypatch.setattr(studio, "bundle_of", bundle_of)
+    meet_before(monkeypatch, studio, "bundle_of")
 
 
 def test_two_analysts_deploying_at_once_get_two_versions(portal, deploys_meet_after_reading_the_copy):
@@ -93,15 +64,7 @@ def test_two_analysts_deploying_at_once_get_two_versions(portal, deploys_meet_af
 def test_two_bundle_deploys_at_once_from_the_command_line_get_two_versions(portal, monkeypatch):
     """``portal model deploy`` (DeployBundle, no working copy involved) takes turns the same way: both
     deploys are made to meet once they know their version number (up to 2 s each)."""
-    codec = portal.runtime.codec
-    original, rendezvous = codec.dump_specs, threading.Barrier(2)
-
-    def dump_specs(*args, **kwargs):  # the stored spec, made once the version number is known
-        with contextlib.suppress(threading.BrokenBarrierError):
-            rendezvous.wait(timeout=2)
-        return original(*args, **kwargs)
-
-    monkeypatch.setattr(codec, "dump_specs", dump_specs)
+    meet_before(monkeypatch, portal.runtime.codec, "dump_specs")  # made once the number is known
     cli = Actor("cli", None, "analyst")
     deployed_before = audit_count(portal, "model_deployed")
 

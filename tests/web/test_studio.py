@@ -9,7 +9,6 @@ sample consignments before deployment."""
 from __future__ import annotations
 
 import json
-import threading
 
 import pytest
 from sqlalchemy import select
@@ -17,6 +16,7 @@ from sqlalchemy import select
 from app.models import AuditEvent, ModelVersion, ProcessInstance
 from app.models.studio import ModelDraft
 from app.settings import PROJECT_ROOT
+from tests.concurrency import at_once
 from tests.procedure import consignment, trader_registers, worker_settles
 from tests.web.client import page, texts
 
@@ -298,18 +298,8 @@ def test_two_analysts_saving_different_files_at_once_lose_nothing(person, portal
     ]
     for who, *_ in changes:
         who.csrf("/studio/")
-    together = threading.Barrier(len(changes))
-    answers: list[int] = []
-
-    def save(who, name, text, file_revision):
-        together.wait()
-        answers.append(_save(who, name, text, file_revision=file_revision).status_code)
-
-    threads = [threading.Thread(target=save, args=change) for change in changes]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    saves = at_once(*(lambda c=c: _save(c[0], c[1], c[2], file_revision=c[3]) for c in changes))
+    answers = [getattr(reply, "status_code", reply) for reply in saves]
     assert answers == [200, 200]
     revision, files = _draft_files(portal)
     assert files[BPMN] == changes[0][2] and files[DMN] == changes[1][2]
