@@ -87,8 +87,7 @@ def sync(ctx: CommandContext, loaded: LoadedInstance) -> datetime | None:
     # (the one being completed) counts with its state there, not its row's.
     open_items: dict[str, int] = {}
     for item_id, task_id, state in session.execute(_OPEN_ITEMS, {"instance_id": loaded.row.id}):
-        held = session.identity_map.get(identity_key(WorkItem, item_id))
-        if (held.state if held is not None else state) in OPEN_STATES:
+        if _as_held(session, WorkItem, item_id, state)[1] in OPEN_STATES:
             open_items[task_id] = item_id
     # One walk of the task tree for both kinds of waiting task (it is the costly part of asking).
     ready: list = []
@@ -158,8 +157,8 @@ def sync(ctx: CommandContext, loaded: LoadedInstance) -> datetime | None:
         for task_id, (job_id, state) in known_jobs.items():
             if task_id in started_ids:
                 continue
-            job = session.identity_map.get(identity_key(Job, job_id))
-            if (job.state if job is not None else state) in ("pending", "locked", "incident"):
+            job, state = _as_held(session, Job, job_id, state)
+            if state in ("pending", "locked", "incident"):
                 job = job if job is not None else session.get(Job, job_id)  # rare: the task was cancelled
                 job.state = "cancelled"
                 job.finished_at = now
@@ -252,6 +251,13 @@ def refresh_work_item(
         item.state, item.assignee_id = "open", None
         changed.append("claim released")
     return changed
+
+
+def _as_held(session, model, row_id: int, row_state: str) -> tuple[Any, str]:
+    """The object the session holds for the row (or None) and the row's state as this command sees it:
+    a held object's own state, which may not be flushed yet, else the state read from the row."""
+    held = session.identity_map.get(identity_key(model, row_id))
+    return held, (held.state if held is not None else row_state)
 
 
 def _open_work_item(ctx: CommandContext, loaded: LoadedInstance, task, escalation: str | None) -> None:

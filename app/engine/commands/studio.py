@@ -36,8 +36,9 @@ def _latest(ctx: CommandContext) -> ModelVersion | None:
 
 def _draft(ctx: CommandContext, *, lock: bool = False) -> ModelDraft:
     """The working copy. ``lock``: hold its row until the command ends (PostgreSQL; SQLite's write
-    transaction holds the whole database already), so that two deploys or resets run one after the other
-    instead of racing for the next version number."""
+    transaction holds the whole database already), so that deploys and resets of the copy run one after
+    the other: a deploy after a reset sees its new revision, instead of one failing on the other's write.
+    (Deploys take turns on the version number in ``DeployBundle``.)"""
     query = select(ModelDraft).order_by(ModelDraft.id).limit(1)
     draft = ctx.session.scalar(query.with_for_update() if lock else query)
     if draft is None:
