@@ -483,6 +483,8 @@ def test_modeler_palette_creates_a_port_move_task_from_its_template(page, site):
     created = page.evaluate("() => window.portalModeler.get('selection').get().map(e => e.id)")
     assert len(created) == 1
     panel = page.locator("#editor [data-modeler-properties]")
+    # The panel re-renders after the label edit: wait for it (up to 5 s) rather than read it at once.
+    panel.locator(".bio-properties-panel-header", has_text="Return the containers").wait_for(timeout=5000)
     assert "Return the containers" in panel.locator(".bio-properties-panel-header").inner_text()
     fields = panel.locator("[data-group-id='group-ElementTemplates__CustomProperties']")
     if fields.locator(".bio-properties-panel-group-entries.open").count() == 0:
