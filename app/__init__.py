@@ -36,4 +36,10 @@ def create_app(settings=None, portal=None):
     from app.web import init_web
 
     init_web(app)
+
+    from app.cpu_probe import probe_for
+
+    probe = probe_for(app.extensions["portal"].settings.cpu_probe_dir)
+    if probe is not None:
+        app.wsgi_app = probe.timed_requests(app.wsgi_app)  # type: ignore[method-assign]
     return app

@@ -8,6 +8,7 @@ from datetime import datetime
 
 from sqlalchemy import select
 
+from app.cpu_probe import probe_for
 from app.db import Database
 from app.engine.clock import Clock, SimulatedClock, SystemClock
 from app.engine.executor import SYSTEM, Actor, Command, CommandExecutor
@@ -60,4 +61,7 @@ def build_portal(settings: Settings, clock: Clock | None = None) -> Portal:
             raise ValueError(f"PORTAL_CLOCK must be 'system' or 'simulated', not {settings.clock!r}")
     runtime = Runtime(calendar)
     executor = CommandExecutor(db, runtime, clock, settings)
+    probe = probe_for(settings.cpu_probe_dir)
+    if probe is not None:
+        executor.execute = probe.timed_commands(executor.execute)  # type: ignore[method-assign]
     return Portal(settings, db, calendar, clock, runtime, executor)

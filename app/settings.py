@@ -67,6 +67,9 @@ class Settings:
     pki_require_crl: bool = False  # refuse certificates whose issuer has no loaded CRL
     pki_system_organization: str = "PORTAL"  # whose seal signs system decisions (clearance)
     signing_window_seconds: float = 600.0  # how far a client's signed_at may be from the portal clock
+    # A developer's measurement (app/cpu_probe.py): when set, each process records the CPU time of its
+    # commands and requests and writes them into this folder when it exits. bench/throughput.py sets it.
+    cpu_probe_dir: str = ""
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: object) -> Settings:

@@ -39,6 +39,7 @@ from SpiffWorkflow.camunda.specs.event_definitions import MessageEventDefinition
 from SpiffWorkflow.util.task import TaskState  # noqa: E402
 
 from app.consignments.registration import parse_registration  # noqa: E402
+from app.cpu_probe import read_events  # noqa: E402
 from app.demo import TERMINAL, Player, demo_consignments  # noqa: E402
 from app.engine.bundle import compile_bundle, load_bundle  # noqa: E402
 from app.engine.commands.messages import KNOWN_MESSAGES  # noqa: E402
@@ -329,6 +330,40 @@ class Latencies:
 
 
 @dataclass
+class CpuShare:
+    """What one kind of process spent its CPU on during (b), from the CPU probe (app/cpu_probe.py)."""
+
+    process_seconds: float  # all its processes' CPU during (b), from /proc
+    requests: dict[str, tuple[int, float]] = field(default_factory=dict)  # name: (calls, CPU seconds)
+    commands: dict[str, tuple[int, float]] = field(default_factory=dict)
+
+    def total(self, kind: str) -> float:
+        return sum(seconds for _, seconds in getattr(self, kind).values())
+
+    @property
+    def outside(self) -> float:
+        """CPU not inside a request (web) or, for a process without requests, not inside a command."""
+        return self.process_seconds - (self.total("requests") if self.requests else self.total("commands"))
+
+
+def split_cpu(directory: Path, start: float, end: float, cpu: dict[str, float]) -> dict[str, CpuShare]:
+    """Sum the probe's events that started in [start, end] (time.monotonic) by process kind: a process
+    with requests is a web process, one with only commands the worker."""
+    shares: dict[str, CpuShare] = {}
+    for events in read_events(directory).values():
+        inside = [event for event in events if start <= event[0] <= end]
+        kind = "web" if any(e[1] == "request" for e in events) else "worker"
+        if not inside or kind not in cpu:
+            continue
+        share = shares.setdefault(kind, CpuShare(cpu[kind]))
+        for _, event_kind, name, seconds in inside:
+            table = share.requests if event_kind == "request" else share.commands
+            calls, total = table.get(name, (0, 0.0))
+            table[name] = (calls + 1, total + seconds)
+    return shares
+
+
+@dataclass
 class PortalRun:
     seconds: float = 0.0  # first registration to the last consignment's finished_at
     polled_seconds: float = 0.0  # first registration to the status poll that saw every consignment finished
@@ -344,6 +379,7 @@ class PortalRun:
     unfinished: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     cpu: dict[str, float] = field(default_factory=dict)  # CPU seconds per process during the run
+    split: dict[str, CpuShare] = field(default_factory=dict)  # "web", "worker": what their CPU went to
 
 
 class Client:
@@ -460,21 +496,30 @@ class Portal:
 
         initialize(Settings.from_env(database_url=self.database_url, clock=self.clock), demo=True)
         copy_db(self.db_path, self.baseline)
-        stack = Stack(self.database_url, clock=self.clock, port_delay=0.0, log_dir=self.workdir / "logs")
+        probe_dir = self.workdir / "cpu"
+        stack = Stack(
+            self.database_url,
+            clock=self.clock,
+            port_delay=0.0,
+            log_dir=self.workdir / "logs",
+            extra_env={"PORTAL_CPU_PROBE_DIR": str(probe_dir)},
+        )
         try:
             stack.start()
             self.api = stack.urls["web"] + "/api/v1"
             self.http = Http(self.api)
             pids = {name: proc.pid for name, proc in stack.processes.items()} | {"bench clients": os.getpid()}
-            before = cpu_seconds(pids, alone=("bench clients",))
+            before, window_start = cpu_seconds(pids, alone=("bench clients",)), time.monotonic()
             self.throughput(entries, inbox_users, clients, timeout)
-            after = cpu_seconds(pids, alone=("bench clients",))
+            after, window_end = cpu_seconds(pids, alone=("bench clients",)), time.monotonic()
             self.result.cpu = {name: after[name] - before[name] for name in pids}
             copy_db(self.db_path, self.snapshot)  # units and storage are counted on this snapshot
             if not self.result.errors:
                 self.one_at_a_time(idle_entries, idle_users, timeout)
         finally:
-            stack.stop()
+            stack.stop()  # the processes write their probe files as they exit
+        if not self.result.errors:
+            self.result.split = split_cpu(probe_dir, window_start, window_end, self.result.cpu)
         if self.result.errors:
             raise RuntimeError("; ".join(self.result.errors) + log_tail(self.workdir / "logs"))
         count_portal_units(self.snapshot, entries, self.result)
@@ -743,6 +788,9 @@ def figures(memory: MemoryRun, portal: PortalRun, storage: Storage) -> dict[str,
     cpu = {name: seconds * 1000 / b_total for name, seconds in portal.cpu.items()} if b_total else {}
     if cpu:
         cpu["all"] = sum(portal.cpu.values()) * 1000 / b_total
+    command_cpu = sum(share.total("commands") for share in portal.split.values())
+    # (b) if nothing but the commands used CPU and every core were busy with them.
+    commands_only = b_total * (os.cpu_count() or 1) / command_cpu if command_cpu else float("nan")
     return {
         "a_per_s": a_rate,
         "b_per_s": b_rate,
@@ -753,7 +801,59 @@ def figures(memory: MemoryRun, portal: PortalRun, storage: Storage) -> dict[str,
         "quiet_median_ms": statistics.median(idle) if idle else float("nan"),
         "cpu_ms_per_completion": cpu,
         "stored_bytes": storage.per_consignment(),
+        "cpu_split_s": {
+            kind: {
+                "process": share.process_seconds,
+                "requests": share.total("requests"),
+                "commands": share.total("commands"),
+                "outside": share.outside,
+            }
+            for kind, share in portal.split.items()
+        },
+        "commands_only_per_s": commands_only,
+        "commands_only_ratio": commands_only / a_rate if a_rate else float("nan"),
     }
+
+
+def split_lines(split: dict[str, CpuShare], total_cpu: float, headline: dict[str, Any]) -> list[str]:
+    """Where the web processes' and the worker's CPU went: requests, commands, the rest."""
+    if not split:
+        return []
+    lines = [
+        "",
+        "... of which, by what ran (thread CPU of each request and outermost command, app/cpu_probe.py):",
+        f"{'':52}{'calls':>7}{'ms/call':>9}{'s':>7}",
+    ]
+
+    def rows(table: dict[str, tuple[int, float]], indent: str) -> None:
+        for name, (calls, seconds) in sorted(table.items(), key=lambda item: -item[1][1]):
+            lines.append(f"{indent + name:52.52}{calls:>7}{seconds * 1000 / calls:>9.2f}{seconds:>7.2f}")
+
+    for kind in ("web", "worker"):
+        share = split.get(kind)
+        if share is None:
+            continue
+        lines.append(f"  {kind} ({share.process_seconds:.2f} s)")
+        if share.requests:
+            lines.append(f"{'    requests':66}{share.total('requests'):>7.2f}")
+            rows(share.requests, "      ")
+            lines.append(f"{'    of which commands':66}{share.total('commands'):>7.2f}")
+            rows(share.commands, "      ")
+            lines.append(
+                f"{'    outside the application (gunicorn: HTTP, connections, threads)':66}"
+                f"{share.outside:>7.2f}"
+            )
+        else:
+            lines.append(f"{'    commands':66}{share.total('commands'):>7.2f}")
+            rows(share.commands, "      ")
+            lines.append(f"{'    outside commands (connector calls, polls, timers)':66}{share.outside:>7.2f}")
+    commands = sum(share.total("commands") for share in split.values())
+    lines.append(
+        f"  commands in all: {commands:.2f} s of {total_cpu:.2f} s ({commands / total_cpu:.0%}); if nothing "
+        f"else used CPU, (b) would be at most {headline['commands_only_per_s']:.0f} completions/s on "
+        f"{os.cpu_count()} CPUs (ratio {headline['commands_only_ratio']:.3f})"
+    )
+    return lines
 
 
 def report(args, memory: MemoryRun, portal: PortalRun, storage: Storage, inbox_users: list[str]) -> str:
@@ -844,6 +944,7 @@ def report(args, memory: MemoryRun, portal: PortalRun, storage: Storage, inbox_u
         for name, seconds in sorted(portal.cpu.items(), key=lambda item: -item[1]):
             lines.append(f"{'  ' + name:36}{seconds * 1000 / b_total:>8.2f} ms{seconds / total_cpu:>8.0%}")
         lines.append(f"{'  all':36}{total_cpu * 1000 / b_total:>8.2f} ms")
+        lines += split_lines(portal.split, total_cpu, headline)
     lines += [
         "",
         f"Stored bytes per finished consignment: SQLite dbstat after VACUUM, growth over the freshly "
