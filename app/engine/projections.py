@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
 from SpiffWorkflow.dmn.specs.business_rule_task_mixin import BusinessRuleTaskMixin
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, literal, select, union_all
 from sqlalchemy.orm.util import identity_key
 
 from app.models import Escalation, Job, WorkItem
@@ -38,11 +38,14 @@ TIMER_EVENT_TYPES = ("TimeDate", "Duration", "Cycle", "Timer")
 OPEN_STATES = ("open", "claimed")
 # Built once: every command asks them. Plain rows, not ORM objects: most commands change none of them.
 _ITEMS, _JOB_ROWS = WorkItem.__table__, Job.__table__
-_OPEN_ITEMS = select(_ITEMS.c.id, _ITEMS.c.task_id, _ITEMS.c.state).where(
-    _ITEMS.c.instance_id == bindparam("instance_id"), _ITEMS.c.state.in_(OPEN_STATES)
-)
-_JOBS = select(_JOB_ROWS.c.id, _JOB_ROWS.c.task_id, _JOB_ROWS.c.state).where(
-    _JOB_ROWS.c.instance_id == bindparam("instance_id")
+# The instance's open work items and all its jobs, in one statement: ("item" | "job", id, task_id, state).
+_OPEN_ITEMS_AND_JOBS = union_all(
+    select(literal("item"), _ITEMS.c.id, _ITEMS.c.task_id, _ITEMS.c.state).where(
+        _ITEMS.c.instance_id == bindparam("instance_id"), _ITEMS.c.state.in_(OPEN_STATES)
+    ),
+    select(literal("job"), _JOB_ROWS.c.id, _JOB_ROWS.c.task_id, _JOB_ROWS.c.state).where(
+        _JOB_ROWS.c.instance_id == bindparam("instance_id")
+    ),
 )
 _ALL_JOBS = select(Job).where(Job.instance_id == bindparam("instance_id"))
 
@@ -86,9 +89,12 @@ def sync(ctx: CommandContext, loaded: LoadedInstance) -> datetime | None:
     # The session may hold unflushed changes (commands run without autoflush): a work item loaded in it
     # (the one being completed) counts with its state there, not its row's.
     open_items: dict[str, int] = {}
-    for item_id, task_id, state in session.execute(_OPEN_ITEMS, {"instance_id": loaded.row.id}):
-        if _as_held(session, WorkItem, item_id, state)[1] in OPEN_STATES:
-            open_items[task_id] = item_id
+    known_jobs: dict[str, tuple[int, str]] = {}
+    for kind, row_id, task_id, state in session.execute(_OPEN_ITEMS_AND_JOBS, {"instance_id": loaded.row.id}):
+        if kind == "job":
+            known_jobs[task_id] = (row_id, state)
+        elif _as_held(session, WorkItem, row_id, state)[1] in OPEN_STATES:
+            open_items[task_id] = row_id
     # One walk of the task tree for both kinds of waiting task (it is the costly part of asking).
     ready: list = []
     started: list = []
@@ -118,10 +124,6 @@ def sync(ctx: CommandContext, loaded: LoadedInstance) -> datetime | None:
             item.completed_at = now
             _resolve_escalations(session, now, Escalation.work_item_id == item.id)
 
-    known_jobs = {
-        task_id: (job_id, state)
-        for job_id, task_id, state in session.execute(_JOBS, {"instance_id": loaded.row.id})
-    }
     started_ids: set[str] = set()
     for task in started:
         spec = task.task_spec
