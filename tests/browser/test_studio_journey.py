@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from app.models import ModelVersion, ProcessInstance
 from app.models.studio import ModelDraft
+from tests.browser.modeler import type_label
 from tests.browser.test_portal_journey import Desk
 from tests.procedure import consignment, trader_registers
 
@@ -76,8 +77,7 @@ def test_analyst_adds_a_timer_fixes_a_lint_error_and_deploys(browser, live_porta
         sampling = _shape(page, "record_sampling").locator(".djs-visual > rect").bounding_box()
         page.locator(".djs-palette [data-action='create.intermediate-event']").click()
         _click_at(page, sampling["x"] + sampling["width"] - 8, sampling["y"] + sampling["height"] - 2)
-        page.keyboard.type("4 hours passed")
-        page.keyboard.press("Enter")
+        type_label(page, "4 hours passed")
         page.locator(".djs-context-pad [data-action='replace']").click()
         page.keyboard.type("timer")
         page.locator(".djs-popup .entry", has_text="Timer boundary event (non-interrupting)").click()
@@ -163,9 +163,7 @@ def test_analyst_inserts_a_ready_made_port_move_task_from_the_palette(browser, l
             "g[data-element-id='Flow_countersign_sampling_to_preservation_requested']"
         ).bounding_box()
         _click_at(page, flow["x"] + flow["width"] / 2, flow["y"] + flow["height"] / 2)
-        page.keyboard.press("Control+a")
-        page.keyboard.type("Return the containers to the yard")
-        page.keyboard.press("Enter")
+        type_label(page, "Return the containers to the yard", replace=True)
         _selected(page).to_have_text("Return the containers to the yard")
         fields = _group(page, "group-ElementTemplates__CustomProperties")
         assert fields.get_by_label("Declaration number").input_value() == "${declaration_no}"

@@ -19,6 +19,8 @@ from urllib.parse import urlsplit
 import pytest
 from lxml import etree
 
+from tests.browser.modeler import type_label
+
 ROOT = Path(__file__).resolve().parents[2]
 STATIC = ROOT / "app" / "static"
 BUNDLE = ROOT / "bpmn"
@@ -476,9 +478,7 @@ def test_modeler_palette_creates_a_port_move_task_from_its_template(page, site):
     assert entry.count() == 1
     entry.click()
     _drop_on(page, "Flow_countersign_sampling_to_preservation_requested")  # inserted into the flow
-    page.keyboard.press("Control+a")  # the label editor opens on the template's name
-    page.keyboard.type("Return the containers")
-    page.keyboard.press("Enter")
+    type_label(page, "Return the containers", replace=True)  # the label editor opens on the template's name
 
     created = page.evaluate("() => window.portalModeler.get('selection').get().map(e => e.id)")
     assert len(created) == 1
