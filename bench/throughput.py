@@ -376,8 +376,9 @@ class PortalRun:
     loaded: Latencies = field(default_factory=Latencies)  # during the throughput run
     idle: Latencies = field(default_factory=Latencies)  # one consignment at a time, afterwards
     idle_count: int = 0
-    inbox_polls: int = 0
+    inbox_polls: int = 0  # counted on through the quiet-server pass
     status_polls: int = 0
+    polls_in_b: tuple[int, int] = (0, 0)  # (inbox, status) polls during (b) only
     sweeps: int = 0
     units: Counter = field(default_factory=Counter)
     per_consignment: dict[str, int] = field(default_factory=dict)
@@ -519,6 +520,7 @@ class Portal:
             self.throughput(entries, inbox_users, clients, timeout)
             after, window_end = cpu_seconds(pids, alone=("bench clients",)), time.monotonic()
             self.result.cpu = {name: after[name] - before[name] for name in pids}
+            self.result.polls_in_b = (self.result.inbox_polls, self.result.status_polls)
             copy_db(self.db_path, self.snapshot)  # units and storage are counted on this snapshot
             if not self.result.errors:
                 self.one_at_a_time(idle_entries, idle_users, timeout)
@@ -905,7 +907,7 @@ def report(args, memory: MemoryRun, portal: PortalRun, storage: Storage, inbox_u
         + f", {args.clients} client thread(s), "
         f"{args.clock} clock: "
         f"{finished}/{n} finished, {len(loaded)} completion calls, "
-        f"{portal.inbox_polls} inbox polls of {len(inbox_users)} users, {portal.status_polls} status polls"
+        f"{portal.polls_in_b[0]} inbox polls of {len(inbox_users)} users, {portal.polls_in_b[1]} status polls"
         + (f", {portal.sweeps} stall sweep(s)" if portal.sweeps else ""),
     ]
     same = memory.per_consignment == portal.per_consignment
