@@ -361,13 +361,25 @@ def _instance_secret() -> str:
     "starting a fresh one on a temporary database.",
 )
 @click.option(
-    "--seed", "random_seed", default=2016, show_default=True, help="Seed for generated consignments."
+    "--seed",
+    "random_seed",
+    default=2016,
+    show_default=True,
+    help="Seed for generated consignments and for how long each party takes.",
 )
-def demo(count: int, url: str | None, random_seed: int) -> None:
+@click.option(
+    "--pace",
+    type=click.Choice(["realistic", "instant"]),
+    default="realistic",
+    show_default=True,
+    help="realistic: each party takes drawn working hours to act (some late, raising SLA escalations); "
+    "instant: every party acts at once.",
+)
+def demo(count: int, url: str | None, random_seed: int, pace: str) -> None:
     """Drive COUNT consignments through the whole procedure over the HTTP API and summarize."""
     from app.demo import run_demo
 
-    summary = run_demo(count, url=url, random_seed=random_seed)
+    summary = run_demo(count, url=url, random_seed=random_seed, pace=pace)
     click.echo(summary.render())
     sys.exit(0 if summary.unfinished == 0 else 1)
 

@@ -1,5 +1,6 @@
 """Drive consignments through the whole procedure over the HTTP API, playing every party (traders,
 customs, agencies, the branch head, managers) and moving the simulated clock instead of sleeping.
+How long each party takes to act is the pace's (``app.demo_pace``): realistic working hours by default.
 
 The first ten consignments are the realistic ones in ``config/demo_consignments.json``; more are
 generated with valid identifiers. A progress bar shows how many have finished."""
@@ -12,7 +13,7 @@ import statistics
 import tempfile
 import time
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ import requests
 from tqdm import tqdm
 
 from app.consignments.identifiers import iso6346_check_digit
+from app.demo_pace import Pace
 from app.engine.working_time import WorkingCalendar
 from app.settings import PROJECT_ROOT, Settings
 from app.signing.pki import DEMO_PIN
@@ -27,6 +29,13 @@ from app.signing.pki import DEMO_PIN
 TERMINAL = {"cleared", "non_compliance_handled", "rejected", "completed"}
 FAILING_INDEX = 8  # C09 (plastic scrap) fails inspection: the non-compliance path
 PRESERVATION_INDEX = 3  # C04 (salmon) asks to keep goods in its own cold store
+SYSTEM_PATIENCE_ROUNDS = 20  # rounds of 0.15 s waiting for a system before an office hour passes
+ESCALATION_KINDS = {
+    "escalate_port_move": "port move",
+    "escalate_preservation_decision": "preservation decision",
+    "escalate_result_overdue": "result",
+    "stalled": "stalled",
+}
 
 
 @dataclass
@@ -38,19 +47,29 @@ class Summary:
     clearance_hours: list[float] = field(default_factory=list)
     unfinished: int = 0
     seconds: float = 0.0
+    pace: str = "realistic"
+    escalations: dict[str, int] = field(default_factory=dict)  # kind -> escalations raised
+
+    @property
+    def mean_clearance_hours(self) -> float:
+        return statistics.fmean(self.clearance_hours) if self.clearance_hours else 0.0
+
+    @property
+    def p95_clearance_hours(self) -> float:
+        hours = sorted(self.clearance_hours)
+        return hours[min(len(hours) - 1, int(round(0.95 * (len(hours) - 1))))] if hours else 0.0
 
     def render(self) -> str:
-        hours = sorted(self.clearance_hours)
-        mean = statistics.fmean(hours) if hours else 0.0
-        p95 = hours[min(len(hours) - 1, int(round(0.95 * (len(hours) - 1))))] if hours else 0.0
+        raised = ", ".join(f"{kind} {n}" for kind, n in sorted(self.escalations.items()))
         lines = [
-            f"consignments: {self.total} in {self.seconds:.1f} s",
+            f"consignments: {self.total} in {self.seconds:.1f} s ({self.pace} pace)",
             f"  cleared: {self.outcomes.get('cleared', 0)}",
             f"  failed inspection (non-compliance handled): {self.outcomes.get('non_compliance_handled', 0)}",
             f"  rejected at registration: {self.outcomes.get('rejected', 0)}",
-            f"  escalated (SLA or stalled): {self.escalated}",
+            f"  escalated (SLA or stalled): {self.escalated}" + (f"  (raised: {raised})" if raised else ""),
             f"  unfinished: {self.unfinished}  open incidents: {self.incidents}",
-            f"clearance time (working hours): mean {mean:.1f}, p95 {p95:.1f}",
+            f"clearance time (working hours): mean {self.mean_clearance_hours:.1f}, "
+            f"p95 {self.p95_clearance_hours:.1f}",
         ]
         return "\n".join(lines)
 
@@ -101,11 +120,9 @@ class Player:
         self.api = url.rstrip("/") + "/api/v1"
         self.http = requests.Session()
         self.tokens = {u["username"]: u["api_token"] for u in seed["users"]}
-        self.workers = [
-            u["username"]
-            for u in seed["users"]
-            if u["role"] in ("customs_officer", "branch_head", "agency_officer", "trader", "manager")
-        ]
+        self.users: dict[tuple[str, str], str] = {}  # (organization, role) -> the demo user who acts
+        for u in seed["users"]:
+            self.users.setdefault((u["organization"], u["role"]), u["username"])
         self.failing: set[str] = set()
 
     def call(self, method: str, path: str, user: str, body: Any = None) -> requests.Response:
@@ -126,11 +143,30 @@ class Player:
         if entry["fail"]:
             self.failing.add(entry["payload"]["declaration_no"])
 
-    def work_inboxes(self, now: datetime) -> int:
+    def now(self) -> datetime:
+        return datetime.fromisoformat(self.call("GET", "/clock", "admin").json()["now"])
+
+    def advance(self, delta: timedelta) -> None:
+        response = self.call("POST", "/clock/advance", "admin", {"hours": delta.total_seconds() / 3600})
+        if response.status_code != 200:
+            raise RuntimeError(f"could not move the clock: {response.status_code} {response.text[:300]}")
+
+    def work_due(self, due: list[dict[str, Any]], now: datetime) -> int:
+        """Each due task's party opens its inbox and completes it there; the number completed."""
         done = 0
-        for user in self.workers:
-            response = self.call("GET", "/work-items?limit=200", user)
-            for item in response.json().get("items", []):
+        by_user: dict[str, set[int]] = {}
+        for task in due:
+            user = self.users.get((task["organization"], task["role"]))
+            if user is None:
+                raise RuntimeError(f"no demo user works {task['step_id']} for {task['organization']}")
+            by_user.setdefault(user, set()).add(task["id"])
+        for user, ids in by_user.items():
+            inbox = self.call("GET", "/work-items?limit=200", user).json().get("items", [])
+            found = [item for item in inbox if item["id"] in ids]
+            if len(found) < len(ids) and len(inbox) < 200:
+                missing = sorted(ids - {item["id"] for item in found})
+                raise RuntimeError(f"work items {missing} are not in {user}'s inbox")
+            for item in found:
                 body: dict[str, Any] = {"data": self.answer(item, now)}
                 if item.get("signature_required"):
                     body["pin"] = DEMO_PIN  # the demo officers' signing PIN (remote signing)
@@ -189,11 +225,17 @@ class Player:
         return {"action": "reminded", "comment": "Reminded the responsible officer by phone."}
 
 
-def run_demo(count: int, url: str | None = None, random_seed: int = 2016, max_rounds: int = 400) -> Summary:
+def run_demo(
+    count: int,
+    url: str | None = None,
+    random_seed: int = 2016,
+    max_rounds: int | None = None,
+    pace: str = "realistic",
+) -> Summary:
     """Run the demo against ``url`` or a fresh stack on a temporary SQLite database."""
     seed = json.loads((PROJECT_ROOT / "config" / "seed.json").read_text(encoding="utf-8"))
     if url is not None:
-        return _drive(url, seed, count, random_seed, max_rounds)
+        return _drive(url, seed, count, random_seed, max_rounds, pace)
     from app.cli import initialize
     from app.stack import Stack
 
@@ -201,42 +243,115 @@ def run_demo(count: int, url: str | None = None, random_seed: int = 2016, max_ro
         database_url = f"sqlite:///{Path(tmp) / 'demo.db'}"
         initialize(Settings.from_env(database_url=database_url, clock="simulated"), demo=True)
         with Stack(database_url, clock="simulated", port_delay=0.05, log_dir=Path(tmp) / "logs") as stack:
-            return _drive(stack.urls["web"], seed, count, random_seed, max_rounds)
+            return _drive(stack.urls["web"], seed, count, random_seed, max_rounds, pace)
 
 
-def _drive(url: str, seed: dict[str, Any], count: int, random_seed: int, max_rounds: int) -> Summary:
+def _drive(
+    url: str,
+    seed: dict[str, Any],
+    count: int,
+    random_seed: int,
+    max_rounds: int | None = None,
+    pace: str = "realistic",
+) -> Summary:
+    """Register the consignments, then in rounds: read each unfinished consignment, let every party act on
+    the tasks whose time has come (through its own inbox), and when nobody acts, move the clock on.
+
+    The clock moves only when every unfinished consignment waits for a person: to the moment the next
+    party acts (at once with the instant pace). While a consignment waits for a system (the worker's
+    service tasks, the port's callback), the demo waits in real time, and after a few seconds lets an
+    office hour pass (retries and timers run on the simulated clock)."""
     started = time.monotonic()
-    rng = random.Random(random_seed)
-    player = Player(url, seed)
-    entries = demo_consignments(count, rng)
     calendar = WorkingCalendar()
+    pacer = Pace.from_seed(pace, random_seed, seed, calendar.hours_per_day)
+    player = Player(url, seed)
+    entries = demo_consignments(count, random.Random(random_seed))
     numbers = [e["payload"]["declaration_no"] for e in entries]
+    rounds = max_rounds if max_rounds is not None else 200 + 40 * count
     finished: dict[str, dict[str, Any]] = {}
+    acts_at: dict[int, datetime] = {}  # work item id -> when its party acts on it
+    waited = 0
     with tqdm(total=count, desc="consignments", unit="cons") as bar:
         for entry in entries:
             player.register(entry)
-        for _ in range(max_rounds):
-            now = datetime.fromisoformat(player.call("GET", "/clock", "admin").json()["now"])
-            worked = player.work_inboxes(now)
-            for number in numbers:
-                if number in finished:
-                    continue
-                body = player.call("GET", f"/consignments/{number}", "admin").json()
-                if body["status"] in TERMINAL:
-                    finished[number] = body
-                    bar.update(1)
-            if len(finished) == count:
+        for _ in range(rounds):
+            now = player.now()
+            running = _read_unfinished(player, numbers, finished, bar)
+            if not running:
                 break
-            if not worked:
-                # Nothing to do by hand: let an office hour pass for the port, the worker and the timers.
-                player.call("POST", "/clock/advance", "admin", {"hours": 1})
-                time.sleep(0.15)
-    summary = Summary(total=count, seconds=time.monotonic() - started)
+            moments = [m for body in running.values() for m in _system_moments(body)]
+            if any(m <= now for m in moments):
+                time.sleep(0.1)  # a timer or the stalled scan is due: the worker acts before anyone else
+                continue
+            tasks = [task for body in running.values() for task in body["open_tasks"]]
+            for task in tasks:
+                if task["id"] not in acts_at:
+                    acts_at[task["id"]] = _acts_at(task, pacer, calendar)
+            if player.work_due([t for t in tasks if acts_at[t["id"]] <= now], now):
+                waited = 0
+                continue
+            if any(all(t["escalation"] for t in body["open_tasks"]) for body in running.values()):
+                waited += 1  # a system has the next step: give the worker and the port time to act
+                if waited < SYSTEM_PATIENCE_ROUNDS:
+                    time.sleep(0.15)
+                    continue
+                player.advance(timedelta(hours=1))
+                waited = 0
+            else:  # everyone waits for a person: on to the next moment someone (or a timer) acts
+                upcoming = min([acts_at[t["id"]] for t in tasks] + moments)
+                player.advance(max(upcoming - now, timedelta(0)) + timedelta(minutes=1))
+    return _summarize(player, numbers, finished, calendar, count, pace, started)
+
+
+def _read_unfinished(
+    player: Player, numbers: list[str], finished: dict[str, dict[str, Any]], bar: tqdm
+) -> dict[str, dict[str, Any]]:
+    """Read every consignment not yet finished; move the finished ones to ``finished``."""
+    running = {}
+    for number in numbers:
+        if number in finished:
+            continue
+        body = player.call("GET", f"/consignments/{number}", "admin").json()
+        if body["status"] in TERMINAL:
+            finished[number] = body
+            bar.update(1)
+        else:
+            running[number] = body
+    return running
+
+
+def _system_moments(body: dict[str, Any]) -> list[datetime]:
+    """When the portal itself acts on a running consignment next: its next timer, its stalled check."""
+    return [datetime.fromisoformat(body[k]) for k in ("next_timer_at", "stalled_at") if body.get(k)]
+
+
+def _acts_at(task: dict[str, Any], pacer: Pace, calendar: WorkingCalendar) -> datetime:
+    hours = pacer.hours(
+        task["declaration_no"], task["step_id"], task["organization"], bool(task["escalation"])
+    )
+    opened = datetime.fromisoformat(task["created_at"])
+    return calendar.add_working_hours(opened, hours) if hours else opened
+
+
+def _summarize(
+    player: Player,
+    numbers: list[str],
+    finished: dict[str, dict[str, Any]],
+    calendar: WorkingCalendar,
+    count: int,
+    pace: str,
+    started: float,
+) -> Summary:
+    summary = Summary(total=count, seconds=time.monotonic() - started, pace=pace)
     for number in numbers:
         body = finished.get(number) or player.call("GET", f"/consignments/{number}", "admin").json()
         status = body["status"]
         summary.outcomes[status] = summary.outcomes.get(status, 0) + 1
         summary.escalated += bool(body["escalated"])
+        for event in body.get("timeline", []):
+            if event["kind"] == "escalation":
+                kind = ESCALATION_KINDS.get(event["step_id"], event["step_name"])
+                summary.escalations[kind] = summary.escalations.get(kind, 0) + 1
         if status not in TERMINAL:
             summary.unfinished += 1
         if status == "cleared" and body["finished_at"]:

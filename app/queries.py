@@ -28,10 +28,12 @@ from sqlalchemy.orm import Session, undefer
 
 from app.access import PORT_TOPIC_PREFIX, SEE_ALL_ROLES, SUPERVISOR_ROLES, terminal_branches
 from app.engine.executor import Actor
+from app.engine.working_time import WorkingCalendar
 from app.models import (
     Attachment,
     AuditEvent,
     Consignment,
+    Escalation,
     Job,
     MessageInbox,
     ModelVersion,
@@ -305,6 +307,38 @@ def work_item_json(w: WorkItem, declaration_no: str | None = None) -> dict[str, 
         "signature_required": w.signature_required,
         "created_at": w.created_at.isoformat(),
         "due_at": w.due_at.isoformat() if w.due_at else None,
+    }
+
+
+RUNNING = ("registered", "in_progress")
+
+
+def consignment_clock(
+    session: Session, c: Consignment, calendar: WorkingCalendar, stalled_after_hours: float
+) -> dict[str, Any]:
+    """When the consignment last moved and when the system acts on it next, if nobody does first:
+    ``next_timer_at``, the workflow's next timer (an SLA deadline or a wait); ``stalled_at``, the moment it
+    counts as stalled (``None`` once it is, or when it has finished)."""
+    running = c.status in RUNNING
+    next_timer = session.scalar(
+        select(ProcessInstance.next_timer_at).where(ProcessInstance.id == c.instance_id)
+    )
+    stalled = running and bool(
+        session.scalar(
+            select(Escalation.id).where(
+                Escalation.consignment_id == c.id,
+                Escalation.kind == "stalled",
+                Escalation.resolved_at.is_(None),
+            )
+        )
+    )
+    stalled_at = None
+    if running and not stalled and c.last_activity_at is not None:
+        stalled_at = calendar.add_working_hours(c.last_activity_at, stalled_after_hours).isoformat()
+    return {
+        "last_activity_at": c.last_activity_at.isoformat() if c.last_activity_at else None,
+        "next_timer_at": next_timer.isoformat() if running and next_timer else None,
+        "stalled_at": stalled_at,
     }
 
 

@@ -8,8 +8,8 @@ import logging
 import os
 import socket
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import or_, select
@@ -41,8 +41,10 @@ class Worker:
         self._pool = ThreadPoolExecutor(max_workers=parallel_calls, thread_name_prefix="connector")
         self._scheduler: BackgroundScheduler | None = None
         self._busy = threading.Lock()
-        self._last_stalled_scan = float("-inf")
-        self.stalled_scan_seconds = 10.0
+        # On the portal's clock, not the machine's: when the simulated clock jumps a day, the next pass
+        # scans at once rather than up to ten real seconds later (the demo may have acted by then).
+        self._last_stalled_scan: datetime | None = None
+        self.stalled_scan_interval = timedelta(seconds=10)
 
     # -- one pass ----------------------------------------------------------------------------------
     def run_once(self) -> int:
@@ -53,8 +55,8 @@ class Worker:
             done = self.run_due_jobs()
             done += self.fire_due_timers()
             done += send_pending_emails(self.portal)
-            now = time.monotonic()
-            if now - self._last_stalled_scan >= self.stalled_scan_seconds:
+            now = self.portal.clock.now()
+            if self._last_stalled_scan is None or now - self._last_stalled_scan >= self.stalled_scan_interval:
                 self._last_stalled_scan = now
                 done += self.portal.execute(DetectStalledConsignments())
             return done

@@ -85,6 +85,12 @@ def _consignment_response(declaration_no: str):
             )
         trader = session.get(Organization, consignment.trader_org_id)
         body = queries.consignment_json(consignment, trader.code if trader else None)
+        settings = portal().settings
+        body.update(
+            queries.consignment_clock(
+                session, consignment, portal().runtime.calendar, settings.stalled_after_working_hours
+            )
+        )
         body["timeline"] = queries.timeline_json(session, consignment.id)
         body["open_tasks"] = [
             queries.work_item_json(w, declaration_no) for w in queries.open_work(session, consignment.id)

@@ -10,6 +10,8 @@ import json
 import requests
 
 from app.demo import _drive
+from app.demo_pace import Pace
+from app.engine.working_time import WorkingCalendar
 from app.settings import PROJECT_ROOT
 from app.stack import Stack
 from tests.web.client import Person, texts
@@ -20,7 +22,7 @@ SEED = json.loads((PROJECT_ROOT / "config" / "seed.json").read_text(encoding="ut
 
 def test_all_ten_demo_consignments_reach_the_end_of_the_procedure(database_url, tmp_path):
     with Stack(database_url, clock="simulated", port_delay=0.05, log_dir=tmp_path / "logs") as stack:
-        summary = _drive(stack.urls["web"], SEED, 10, random_seed=7, max_rounds=200)
+        summary = _drive(stack.urls["web"], SEED, 10, random_seed=7, max_rounds=200, pace="instant")
         api = stack.urls["web"] + "/api/v1"
 
         def consignment(number: str) -> dict:
@@ -59,3 +61,47 @@ def test_all_ten_demo_consignments_reach_the_end_of_the_procedure(database_url, 
         expected_lead = next(c for c in DEMO if c["id"] == cid)["agencies"].split("+")[0]
         assert body["lead_agency"] == expected_lead, cid
         assert body["open_tasks"] == []
+
+
+def test_at_a_realistic_pace_late_parties_raise_exactly_the_sla_escalations_they_should(
+    database_url, tmp_path
+):
+    """Each party takes its drawn working hours (app.demo_pace) and the clock jumps from one moment to the
+    next; the worker's timers and stalled scan still act at their own moments, before the late party."""
+    calendar = WorkingCalendar()
+    pace = Pace.from_seed("realistic", 2016, SEED, calendar.hours_per_day)
+    with Stack(database_url, clock="simulated", port_delay=0.05, log_dir=tmp_path / "logs") as stack:
+        summary = _drive(stack.urls["web"], SEED, 10, random_seed=2016)
+        api = stack.urls["web"] + "/api/v1"
+        bodies = {
+            c["id"]: requests.get(
+                f"{api}/consignments/{c['declaration_no']}",
+                timeout=10,
+                headers={"Authorization": "Bearer demo-admin"},
+            ).json()
+            for c in DEMO
+        }
+
+    assert summary.unfinished == 0 and summary.incidents == 0
+    assert summary.outcomes == {"cleared": 9, "non_compliance_handled": 1}
+    raised = {
+        cid: [t["step_id"] for t in b["timeline"] if t["kind"] == "escalation"] for cid, b in bodies.items()
+    }
+    for c in DEMO:
+        body, number = bodies[c["id"]], c["declaration_no"]
+        agency = body["lead_agency"]
+        days = pace.result_deadline_days[agency]
+        late_result = pace.hours(number, "publish_result", agency, False) > days * calendar.hours_per_day
+        assert ("escalate_result_overdue" in raised[c["id"]]) == late_result, c["id"]
+        if c["id"] == "C04":  # the only consignment whose goods are released for preservation
+            late_decision = pace.hours(number, "decide_preservation", "02CI", False) > 2
+            assert ("escalate_preservation_decision" in raised[c["id"]]) == late_decision
+        assert "escalate_port_move" not in raised[c["id"]]  # the port moves within seconds
+        for event in body["timeline"]:
+            if event["kind"] == "escalation" and event["step_id"] == "stalled":
+                assert event["detail"]["idle_working_hours"] >= 16
+        done = {t["step_id"]: t for t in body["timeline"] if t["kind"] == "task"}
+        assert done["publish_result"]["working_hours"] >= 0.15 * calendar.hours_per_day  # not at once
+    assert sum(summary.escalations.values()) == sum(len(r) for r in raised.values())
+    assert summary.escalations.get("result", 0) >= 1  # seed 2016 makes some agencies late
+    assert summary.mean_clearance_hours > 10

@@ -7,8 +7,10 @@ from datetime import datetime, timedelta
 
 import pytest
 import requests
+from sqlalchemy import select
 
 from app.engine.commands import DetectStalledConsignments
+from app.models import Escalation
 from tests.procedure import (
     PRESERVATION_REQUEST,
     SAMPLING,
@@ -171,3 +173,51 @@ def test_a_consignment_where_nothing_happens_is_escalated_as_stalled(portal, liv
 
     completes(portal, "officer.raho6", number, "record_sampling", SAMPLING)
     assert escalations_seen_by(live_portal, "manager.02ci") == []
+
+
+def test_the_worker_looks_for_stalled_consignments_as_soon_as_the_clock_jumps(
+    portal, live_portal, worker, clock
+):
+    number = trader_registers(portal, "C01")
+    worker_settles(worker, portal, number)  # its passes scan for stalled consignments too
+    clock.set(ict("2026-12-09T10:00:00"))  # two days on, a moment later in real time
+    worker.run_once()
+    with portal.db.session() as session:
+        kinds = [e.kind for e in session.scalars(select(Escalation))]
+    assert kinds == ["stalled"]
+
+
+def test_a_consignment_says_when_it_will_count_as_stalled_and_when_its_next_timer_fires(
+    portal, live_portal, worker, clock
+):
+    number = trader_registers(portal, "C02")  # Monday 08:00; PPSD2 has one working day for its result
+
+    def read() -> dict:
+        response = requests.get(
+            f"{live_portal}/api/v1/consignments/{number}",
+            timeout=10,
+            headers={"Authorization": "Bearer demo-admin"},
+        )
+        assert response.status_code == 200
+        return response.json()
+
+    body = read()
+    # 16 working hours: 08:00-17:00 on Monday, then 07:30-14:30 on Tuesday.
+    assert datetime.fromisoformat(body["stalled_at"]) == ict("2026-12-08T14:30:00")
+    assert datetime.fromisoformat(body["last_activity_at"]) == ict("2026-12-07T08:00:00")
+
+    worker_settles(worker, portal, number)
+    clock.set(ict("2026-12-07T09:00:00"))
+    completes(portal, "officer.ppsd2", number, "record_sampling", SAMPLING)
+    trader_countersigns(portal, number)
+    body = read()
+    assert datetime.fromisoformat(body["next_timer_at"]) == ict("2026-12-08T17:00:00")  # the result's SLA
+    assert [t["due_at"] for t in body["open_tasks"]] == [body["next_timer_at"]]
+    assert datetime.fromisoformat(body["stalled_at"]) == ict("2026-12-08T15:30:00")  # 8 h + 8 h from 09:00
+
+    clock.set(ict("2026-12-08T15:29:00"))
+    assert portal.execute(DetectStalledConsignments()) == 0
+    clock.set(ict("2026-12-08T15:31:00"))
+    assert portal.execute(DetectStalledConsignments()) == 1
+    body = read()
+    assert body["stalled_at"] is None  # stalled now: nothing more to wait for
