@@ -29,6 +29,9 @@ def create_app(settings=None, portal=None):
     )
     app.extensions["portal"] = portal or build_portal(settings)
 
+    from app.url_ids import bound_row_ids
+
+    bound_row_ids(app)  # before any route is added
     from app.api import bp as api_bp
 
     app.register_blueprint(api_bp)

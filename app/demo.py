@@ -151,9 +151,9 @@ class Player:
         if response.status_code != 200:
             raise RuntimeError(f"could not move the clock: {response.status_code} {response.text[:300]}")
 
-    def work_due(self, due: list[dict[str, Any]], now: datetime) -> int:
-        """Each due task's party opens its inbox and completes it there; the number completed."""
-        done = 0
+    def work_due(self, due: list[dict[str, Any]], now: datetime) -> set[str]:
+        """Each due task's party opens its inbox and completes it there; the declarations acted on."""
+        done: set[str] = set()
         by_user: dict[str, set[int]] = {}
         for task in due:
             user = self.users.get((task["organization"], task["role"]))
@@ -172,7 +172,7 @@ class Player:
                     body["pin"] = DEMO_PIN  # the demo officers' signing PIN (remote signing)
                 result = self.call("POST", f"/work-items/{item['id']}/complete", user, body)
                 if result.status_code == 200:
-                    done += 1
+                    done.add(item["declaration_no"])
                 elif result.status_code != 409:
                     raise RuntimeError(f"{user} could not complete {item['step_id']}: {result.text[:300]}")
         return done
@@ -254,8 +254,9 @@ def _drive(
     max_rounds: int | None = None,
     pace: str = "realistic",
 ) -> Summary:
-    """Register the consignments, then in rounds: read each unfinished consignment, let every party act on
-    the tasks whose time has come (through its own inbox), and when nobody acts, move the clock on.
+    """Register the consignments, then in rounds: read the unfinished consignments that may have moved, let
+    every party act on the tasks whose time has come (through its own inbox), and when nobody acts, move
+    the clock on. A consignment that waits for a person whose moment has not come is not read again.
 
     The clock moves only when every unfinished consignment waits for a person: to the moment the next
     party acts (at once with the instant pace). While a consignment waits for a system (the worker's
@@ -271,26 +272,39 @@ def _drive(
     finished: dict[str, dict[str, Any]] = {}
     acts_at: dict[int, datetime] = {}  # work item id -> when its party acts on it
     waited = 0
+    running: dict[str, dict[str, Any]] = {}  # unfinished consignment -> what the demo last read of it
+    stale = set(numbers)  # consignments to read again before anyone acts
     with tqdm(total=count, desc="consignments", unit="cons") as bar:
         for entry in entries:
             player.register(entry)
         for _ in range(rounds):
             now = player.now()
-            running = _read_unfinished(player, numbers, finished, bar)
+            stale |= {n for n, body in running.items() if _may_have_moved(body, acts_at, now)}
+            for number in sorted(stale):
+                body = player.call("GET", f"/consignments/{number}", "admin").json()
+                running.pop(number, None)
+                if body["status"] in TERMINAL:
+                    finished[number] = body
+                    bar.update(1)
+                else:
+                    running[number] = body
+                    for task in body["open_tasks"]:
+                        acts_at.setdefault(task["id"], _acts_at(task, pacer, calendar))
+            stale.clear()
             if not running:
                 break
             moments = [m for body in running.values() for m in _system_moments(body)]
             if any(m <= now for m in moments):
                 time.sleep(0.1)  # a timer or the stalled scan is due: the worker acts before anyone else
+                stale |= {n for n, body in running.items() if any(m <= now for m in _system_moments(body))}
                 continue
             tasks = [task for body in running.values() for task in body["open_tasks"]]
-            for task in tasks:
-                if task["id"] not in acts_at:
-                    acts_at[task["id"]] = _acts_at(task, pacer, calendar)
-            if player.work_due([t for t in tasks if acts_at[t["id"]] <= now], now):
+            acted = player.work_due([t for t in tasks if acts_at[t["id"]] <= now], now)
+            if acted:
+                stale |= acted
                 waited = 0
                 continue
-            if any(all(t["escalation"] for t in body["open_tasks"]) for body in running.values()):
+            if any(_waits_for_a_system(body) for body in running.values()):
                 waited += 1  # a system has the next step: give the worker and the port time to act
                 if waited < SYSTEM_PATIENCE_ROUNDS:
                     time.sleep(0.15)
@@ -303,21 +317,18 @@ def _drive(
     return _summarize(player, numbers, finished, calendar, count, pace, started)
 
 
-def _read_unfinished(
-    player: Player, numbers: list[str], finished: dict[str, dict[str, Any]], bar: tqdm
-) -> dict[str, dict[str, Any]]:
-    """Read every consignment not yet finished; move the finished ones to ``finished``."""
-    running = {}
-    for number in numbers:
-        if number in finished:
-            continue
-        body = player.call("GET", f"/consignments/{number}", "admin").json()
-        if body["status"] in TERMINAL:
-            finished[number] = body
-            bar.update(1)
-        else:
-            running[number] = body
-    return running
+def _waits_for_a_system(body: dict[str, Any]) -> bool:
+    """No person has the consignment's next step (only escalation reviews, if anything, are open)."""
+    return all(t["escalation"] for t in body["open_tasks"])
+
+
+def _may_have_moved(body: dict[str, Any], acts_at: dict[int, datetime], now: datetime) -> bool:
+    """Whether a running consignment may have changed since the demo read it: a system has its next step,
+    or a moment at which someone (a party, a timer, the stalled scan) acts on it has come."""
+    if _waits_for_a_system(body):
+        return True
+    moments = [acts_at[t["id"]] for t in body["open_tasks"]] + _system_moments(body)
+    return any(m <= now for m in moments)
 
 
 def _system_moments(body: dict[str, Any]) -> list[datetime]:

@@ -320,18 +320,18 @@ def consignment_clock(
     ``next_timer_at``, the workflow's next timer (an SLA deadline or a wait); ``stalled_at``, the moment it
     counts as stalled (``None`` once it is, or when it has finished)."""
     running = c.status in RUNNING
-    next_timer = session.scalar(
-        select(ProcessInstance.next_timer_at).where(ProcessInstance.id == c.instance_id)
-    )
-    stalled = running and bool(
-        session.scalar(
-            select(Escalation.id).where(
-                Escalation.consignment_id == c.id,
-                Escalation.kind == "stalled",
-                Escalation.resolved_at.is_(None),
-            )
+    stalled_now = (
+        select(Escalation.id)
+        .where(
+            Escalation.consignment_id == c.id, Escalation.kind == "stalled", Escalation.resolved_at.is_(None)
         )
+        .exists()
     )
+    row = session.execute(
+        select(ProcessInstance.next_timer_at, stalled_now).where(ProcessInstance.id == c.instance_id)
+    ).first()
+    next_timer, stalled = row if row is not None else (None, False)
+    stalled = running and stalled
     stalled_at = None
     if running and not stalled and c.last_activity_at is not None:
         stalled_at = calendar.add_working_hours(c.last_activity_at, stalled_after_hours).isoformat()

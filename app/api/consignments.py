@@ -12,7 +12,7 @@ from app.engine.errors import Forbidden, NotFound
 from app.models import Organization
 from app.signing.notice import result_notice_pdf
 
-from . import bp
+from . import bp, params
 from .auth import current_actor, require_token
 from .context import portal
 from .errors import json_body
@@ -35,13 +35,13 @@ def get_consignment(declaration_no: str):
 @bp.get("/consignments")
 @require_token()
 def list_consignments():
-    limit = min(max(request.args.get("limit", 50, type=int), 1), 200)
-    offset = max(request.args.get("offset", 0, type=int), 0)
+    limit, offset = params.page()
+    status = params.choice_arg("status", None, params.CONSIGNMENT_STATUSES)
     with portal().db.session() as session:
         rows = queries.list_consignments(
             session,
             current_actor(),
-            status=request.args.get("status"),
+            status=status,
             query=request.args.get("q"),
             limit=limit,
             offset=offset,

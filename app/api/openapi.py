@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import re
+
 from flask import jsonify
 
 from app.access import DASHBOARD_ROLES, INCIDENT_ROLES
+from app.url_ids import LARGEST_ID
 
 from . import bp
+from .params import CONSIGNMENT_STATUSES, MAX_OFFSET, PAGE_LIMIT, WORK_ITEM_STATES
 
 _ERROR = {"$ref": "#/components/schemas/Error"}
 
@@ -122,16 +126,16 @@ DOCUMENT = {
             ),
         },
         "/work-items": {"get": _op("The caller's inbox (its organization and role)", "work")},
-        "/work-items/{id}": {
+        "/work-items/{work_item_id}": {
             "get": _op(
                 "One work item with its form (JSON Schema), revision and `countersigns`: for a countersign "
                 "step, the signed record each reference field confirms (the portal fills the reference in)",
                 "work",
             )
         },
-        "/work-items/{id}/claim": {"post": _op("Claim a work item", "work")},
-        "/work-items/{id}/release": {"post": _op("Release a claimed work item", "work")},
-        "/work-items/{id}/complete": {
+        "/work-items/{work_item_id}/claim": {"post": _op("Claim a work item", "work")},
+        "/work-items/{work_item_id}/release": {"post": _op("Release a claimed work item", "work")},
+        "/work-items/{work_item_id}/complete": {
             "post": _op(
                 "Complete a work item with form data; a signed step also needs `pin`, or `signature` + "
                 "`certificate` + `signed_at` (from signing-payload)",
@@ -149,7 +153,7 @@ DOCUMENT = {
                 },
             ),
         },
-        "/work-items/{id}/signing-payload": {
+        "/work-items/{work_item_id}/signing-payload": {
             "post": _op(
                 "The exact bytes to sign (payload_base64) and the signed_at to send back",
                 "work",
@@ -176,11 +180,19 @@ DOCUMENT = {
             ),
         },
         "/incidents": {"get": _op("Failed jobs", "operations", roles=", ".join(INCIDENT_ROLES))},
-        "/incidents/{id}/retry": {
+        "/incidents/{job_id}/retry": {
             "post": _op("Retry a failed job", "operations", roles=", ".join(INCIDENT_ROLES))
         },
         "/escalations": {"get": _op("Open escalations", "operations", roles=", ".join(DASHBOARD_ROLES))},
         "/clock": {"get": _op("The portal clock", "operations")},
+        "/health": {
+            "get": {
+                "summary": "Liveness: the web process answers (no token needed)",
+                "tags": ["operations"],
+                "security": [],
+                "responses": {"200": {"description": "OK"}},
+            }
+        },
         "/clock/advance": {
             "post": _op(
                 "Move the simulated clock forward",
@@ -191,6 +203,61 @@ DOCUMENT = {
         },
     },
 }
+
+
+_PATH_PARAMETERS = {
+    "work_item_id": {"type": "integer", "minimum": 1, "maximum": LARGEST_ID},
+    "job_id": {"type": "integer", "minimum": 1, "maximum": LARGEST_ID, "description": "the failed job"},
+    "declaration_no": {"type": "string", "description": "the customs declaration number (12 digits)"},
+}
+
+
+def _query(name: str, schema: dict, description: str) -> dict:
+    return {"name": name, "in": "query", "required": False, "schema": schema, "description": description}
+
+
+_PAGE = [
+    _query(
+        "limit",
+        {"type": "integer", "minimum": PAGE_LIMIT[0], "maximum": PAGE_LIMIT[1], "default": 50},
+        "page size",
+    ),
+    _query("offset", {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET, "default": 0}, "rows to skip"),
+]
+_QUERY_PARAMETERS = {
+    ("/consignments", "get"): [
+        *_PAGE,
+        _query("status", {"type": "string", "enum": list(CONSIGNMENT_STATUSES)}, "only consignments in it"),
+        _query("q", {"type": "string"}, "a declaration number, container number or bill of lading"),
+    ],
+    ("/work-items", "get"): [
+        *_PAGE,
+        _query(
+            "state",
+            {"type": "string", "enum": list(WORK_ITEM_STATES), "default": "open"},
+            "open (with the claimed ones), claimed, completed or cancelled",
+        ),
+    ],
+    ("/work-items/{work_item_id}/signing-payload", "get"): [
+        _query("data", {"type": "string"}, "the form data as JSON (default {})"),
+    ],
+}
+
+
+def _declare_parameters(paths: dict) -> None:
+    """Each operation lists its path parameters (from the template) and its query parameters."""
+    for path, operations in paths.items():
+        names = re.findall(r"{(\w+)}", path)
+        for method, operation in operations.items():
+            declared = [
+                {"name": n, "in": "path", "required": True, "schema": _PATH_PARAMETERS[n]} for n in names
+            ]
+            declared += _QUERY_PARAMETERS.get((path, method), [])
+            if declared:
+                operation["parameters"] = declared
+
+
+_declare_parameters(DOCUMENT["paths"])
 
 
 @bp.get("/openapi.json")

@@ -20,7 +20,7 @@ from app.signing.errors import SignatureRejected
 from app.signing.payload import signing_time
 from app.signing.service import ClientSigning, PinSigning, Signing, signing_payload
 
-from . import bp
+from . import bp, params
 from .auth import current_actor, require_token
 from .context import portal
 from .errors import json_body
@@ -29,9 +29,8 @@ from .errors import json_body
 @bp.get("/work-items")
 @require_token()
 def list_work_items():
-    limit = min(max(request.args.get("limit", 50, type=int), 1), 200)
-    offset = max(request.args.get("offset", 0, type=int), 0)
-    state = request.args.get("state", "open")
+    limit, offset = params.page()
+    state = params.choice_arg("state", "open", params.WORK_ITEM_STATES)
     with portal().db.session() as session:
         rows = queries.inbox(session, current_actor(), state=state, limit=limit, offset=offset)
         return jsonify(

@@ -512,3 +512,46 @@ def test_two_people_completing_the_same_step_at_once_exactly_one_succeeds(portal
     assert [t.step_id for t in timeline(portal, number)].count("capture_payment") == 1
     with portal.db.session() as session:
         assert session.scalar(select(func.count()).select_from(Job)) == 0
+
+
+# -- query strings --------------------------------------------------------------------------------------
+BAD_QUERIES = [
+    ("/work-items?limit=ten", "officer.raho6", "limit", "must be an integer"),
+    ("/work-items?limit=0", "officer.raho6", "limit", "between 1 and 200"),
+    ("/work-items?limit=201", "officer.raho6", "limit", "between 1 and 200"),
+    ("/work-items?offset=-1", "officer.raho6", "offset", "between 0 and"),
+    ("/work-items?offset=99999999999999999999999", "officer.raho6", "offset", "between 0 and"),
+    ("/work-items?state=done", "officer.raho6", "state", "must be one of open, claimed"),
+    ("/consignments?status=finished", "admin", "status", "must be one of registered"),
+    ("/consignments?limit=1.5", "admin", "limit", "must be an integer"),
+]
+
+
+def test_a_bad_query_parameter_is_refused_naming_it_rather_than_silently_defaulted(portal, live_portal):
+    number = trader_registers(portal, "C01")
+    before = snapshot(portal)
+    for path, username, field, reason in BAD_QUERIES:
+        assert_refused(api(live_portal, "GET", path, username), 422, field, reason)
+    assert snapshot(portal) == before
+    status = consignment(portal, number).status
+    listed = api(live_portal, "GET", f"/consignments?status={status}&limit=200&offset=0", "admin")
+    assert [c["declaration_no"] for c in listed.json()["items"]] == [number]
+    assert api(live_portal, "GET", "/work-items?state=completed", "officer.raho6").json()["items"] == []
+
+
+def test_an_id_too_large_for_any_row_is_not_found_rather_than_a_server_error(portal, live_portal):
+    before = snapshot(portal)
+    huge = "999999999999999999999999999999"
+    for method, path in [
+        ("GET", f"/work-items/{huge}"),
+        ("POST", f"/work-items/{huge}/claim"),
+        ("POST", f"/work-items/{huge}/complete"),
+        ("POST", f"/incidents/{huge}/retry"),
+        ("GET", f"/work-items/{2**31}"),  # PostgreSQL's INTEGER ends one before
+    ]:
+        response = api(live_portal, method, path, "admin", json={})
+        assert response.status_code == 404, (path, response.text)
+        assert response.json()["error"] == "not_found"
+    largest = api(live_portal, "GET", f"/work-items/{2**31 - 1}", "officer.raho6")
+    assert largest.status_code == 404 and largest.json()["field"] == "work_item_id"  # looked up: no such row
+    assert snapshot(portal) == before
