@@ -377,9 +377,16 @@ def _instance_secret() -> str:
 )
 def demo(count: int, url: str | None, random_seed: int, pace: str) -> None:
     """Drive COUNT consignments through the whole procedure over the HTTP API and summarize."""
-    from app.demo import run_demo
+    import requests
 
-    summary = run_demo(count, url=url, random_seed=random_seed, pace=pace)
+    from app.demo import DemoError, run_demo
+
+    try:
+        summary = run_demo(count, url=url, random_seed=random_seed, pace=pace)
+    except DemoError as exc:
+        raise click.ClickException(str(exc)) from None
+    except requests.ConnectionError:
+        raise click.ClickException(f"cannot reach the portal at {url}") from None
     click.echo(summary.render())
     sys.exit(0 if summary.unfinished == 0 else 1)
 

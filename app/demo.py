@@ -108,6 +108,26 @@ def demo_consignments(
     return out
 
 
+class DemoError(RuntimeError):
+    """The demo cannot go on: the portal refused what a party did, or no party can do a task."""
+
+
+def _field(response: requests.Response) -> str | None:
+    try:
+        return response.json().get("field")
+    except ValueError:
+        return None
+
+
+def _renumbered(payload: dict[str, Any], rng: random.Random) -> dict[str, Any]:
+    """The same consignment under a fresh declaration number and fresh container numbers."""
+    return {
+        **payload,
+        "declaration_no": f"10{rng.randrange(10**9, 10**10)}",
+        "containers": [_container(rng, c[:4]) for c in payload.get("containers", [])],
+    }
+
+
 def _container(rng: random.Random, owner: str) -> str:
     serial = f"{owner}{rng.randrange(10**6):06d}"
     return serial + str(iso6346_check_digit(serial))
@@ -135,13 +155,24 @@ class Player:
         )
         return response
 
-    def register(self, entry: dict[str, Any]) -> None:
+    def register(self, entry: dict[str, Any], rng: random.Random) -> str:
+        """Register the entry and return its declaration number. A declaration the portal already has (an
+        earlier demo run against the same portal) is registered again under fresh declaration and
+        container numbers."""
         user = f"trader.{entry['trader'].lower()}"
-        response = self.call("POST", "/consignments", user, entry["payload"])
-        if response.status_code != 201:
-            raise RuntimeError(f"registration failed: {response.status_code} {response.text[:300]}")
+        payload = entry["payload"]
+        for _ in range(5):
+            response = self.call("POST", "/consignments", user, payload)
+            if response.status_code == 201:
+                break
+            if response.status_code != 409 or _field(response) != "declaration_no":
+                raise DemoError(f"registration failed: {response.status_code} {response.text[:300]}")
+            payload = _renumbered(payload, rng)
+        else:
+            raise DemoError("could not find a free declaration number in five tries")
         if entry["fail"]:
-            self.failing.add(entry["payload"]["declaration_no"])
+            self.failing.add(payload["declaration_no"])
+        return payload["declaration_no"]
 
     def now(self) -> datetime:
         return datetime.fromisoformat(self.call("GET", "/clock", "admin").json()["now"])
@@ -149,7 +180,7 @@ class Player:
     def advance(self, delta: timedelta) -> None:
         response = self.call("POST", "/clock/advance", "admin", {"hours": delta.total_seconds() / 3600})
         if response.status_code != 200:
-            raise RuntimeError(f"could not move the clock: {response.status_code} {response.text[:300]}")
+            raise DemoError(f"could not move the clock: {response.status_code} {response.text[:300]}")
 
     def work_due(self, due: list[dict[str, Any]], now: datetime) -> set[str]:
         """Each due task's party opens its inbox and completes it there; the declarations acted on."""
@@ -158,14 +189,14 @@ class Player:
         for task in due:
             user = self.users.get((task["organization"], task["role"]))
             if user is None:
-                raise RuntimeError(f"no demo user works {task['step_id']} for {task['organization']}")
+                raise DemoError(f"no demo user works {task['step_id']} for {task['organization']}")
             by_user.setdefault(user, set()).add(task["id"])
         for user, ids in by_user.items():
             inbox = self.call("GET", "/work-items?limit=200", user).json().get("items", [])
             found = [item for item in inbox if item["id"] in ids]
             if len(found) < len(ids) and len(inbox) < 200:
                 missing = sorted(ids - {item["id"] for item in found})
-                raise RuntimeError(f"work items {missing} are not in {user}'s inbox")
+                raise DemoError(f"work items {missing} are not in {user}'s inbox")
             for item in found:
                 body: dict[str, Any] = {"data": self.answer(item, now)}
                 if item.get("signature_required"):
@@ -174,7 +205,7 @@ class Player:
                 if result.status_code == 200:
                     done.add(item["declaration_no"])
                 elif result.status_code != 409:
-                    raise RuntimeError(f"{user} could not complete {item['step_id']}: {result.text[:300]}")
+                    raise DemoError(f"{user} could not complete {item['step_id']}: {result.text[:300]}")
         return done
 
     def answer(self, item: dict[str, Any], now: datetime) -> dict[str, Any]:
@@ -266,17 +297,19 @@ def _drive(
     calendar = WorkingCalendar()
     pacer = Pace.from_seed(pace, random_seed, seed, calendar.hours_per_day)
     player = Player(url, seed)
-    entries = demo_consignments(count, random.Random(random_seed))
-    numbers = [e["payload"]["declaration_no"] for e in entries]
+    rng = random.Random(random_seed)
+    entries = demo_consignments(count, rng)
+    numbers: list[str] = []
     rounds = max_rounds if max_rounds is not None else 200 + 40 * count
     finished: dict[str, dict[str, Any]] = {}
     acts_at: dict[int, datetime] = {}  # work item id -> when its party acts on it
     waited = 0
     running: dict[str, dict[str, Any]] = {}  # unfinished consignment -> what the demo last read of it
-    stale = set(numbers)  # consignments to read again before anyone acts
+    stale: set[str] = set()  # consignments to read again before anyone acts (first: all of them)
     with tqdm(total=count, desc="consignments", unit="cons") as bar:
         for entry in entries:
-            player.register(entry)
+            numbers.append(player.register(entry, rng))
+        stale.update(numbers)
         for _ in range(rounds):
             now = player.now()
             stale |= {n for n, body in running.items() if _may_have_moved(body, acts_at, now)}

@@ -55,3 +55,19 @@ def test_some_branch_heads_miss_their_two_working_hours():
 def test_an_unknown_pace_is_refused():
     with pytest.raises(ValueError, match="unknown pace 'slow'"):
         pace("slow")
+
+
+def test_the_demo_says_plainly_when_it_cannot_reach_the_portal():
+    import socket
+
+    from click.testing import CliRunner
+
+    from app.cli import main
+
+    with socket.socket() as sock:  # a port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    result = CliRunner().invoke(main, ["demo", "--url", url, "--consignments", "1"])
+    assert result.exit_code == 1
+    assert f"Error: cannot reach the portal at {url}" in result.output
+    assert "Traceback" not in result.output
