@@ -182,6 +182,22 @@ class Player:
         if response.status_code != 200:
             raise DemoError(f"could not move the clock: {response.status_code} {response.text[:300]}")
 
+    def find_in_inbox(self, user: str, ids: set[int]) -> list[dict[str, Any]]:
+        """The work items ``ids`` as they stand in the user's inbox, read page by page until all are found;
+        one that is not there at all is a routing error."""
+        found: list[dict[str, Any]] = []
+        offset = 0
+        while True:
+            page = self.call("GET", f"/work-items?limit=200&offset={offset}", user).json().get("items", [])
+            found += [item for item in page if item["id"] in ids]
+            if len(found) == len(ids) or len(page) < 200:
+                break
+            offset += len(page)
+        if len(found) < len(ids):
+            missing = sorted(ids - {item["id"] for item in found})
+            raise DemoError(f"work items {missing} are not in {user}'s inbox")
+        return found
+
     def work_due(self, due: list[dict[str, Any]], now: datetime) -> set[str]:
         """Each due task's party opens its inbox and completes it there; the declarations acted on."""
         done: set[str] = set()
@@ -192,11 +208,7 @@ class Player:
                 raise DemoError(f"no demo user works {task['step_id']} for {task['organization']}")
             by_user.setdefault(user, set()).add(task["id"])
         for user, ids in by_user.items():
-            inbox = self.call("GET", "/work-items?limit=200", user).json().get("items", [])
-            found = [item for item in inbox if item["id"] in ids]
-            if len(found) < len(ids) and len(inbox) < 200:
-                missing = sorted(ids - {item["id"] for item in found})
-                raise DemoError(f"work items {missing} are not in {user}'s inbox")
+            found = self.find_in_inbox(user, ids)
             for item in found:
                 body: dict[str, Any] = {"data": self.answer(item, now)}
                 if item.get("signature_required"):

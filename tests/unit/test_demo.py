@@ -1,4 +1,5 @@
-"""The demo's pace: how long each party takes, drawn from the seed, the declaration and the step only."""
+"""The demo: its pace (how long each party takes, drawn from the seed, the declaration and the step only),
+its inbox paging and its plain error when the portal cannot be reached."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import json
 
 import pytest
 
+from app.demo import DemoError, Player
 from app.demo_pace import Pace
 from app.settings import PROJECT_ROOT
 
@@ -71,3 +73,34 @@ def test_the_demo_says_plainly_when_it_cannot_reach_the_portal():
     assert result.exit_code == 1
     assert f"Error: cannot reach the portal at {url}" in result.output
     assert "Traceback" not in result.output
+
+
+class _Page:
+    def __init__(self, items: list[dict]) -> None:
+        self._items = items
+
+    def json(self) -> dict:
+        return {"items": self._items}
+
+
+class _InboxOf(Player):
+    """A player whose user's inbox holds ``count`` items, served 200 a page as the API does."""
+
+    def __init__(self, count: int) -> None:
+        super().__init__("http://127.0.0.1:9", SEED)
+        self.items = [{"id": n} for n in range(1, count + 1)]
+        self.pages = 0
+
+    def call(self, method: str, path: str, user: str, body=None):  # noqa: ANN001, ANN201
+        query = dict(part.split("=") for part in path.split("?", 1)[1].split("&"))
+        offset, limit = int(query.get("offset", 0)), int(query["limit"])
+        self.pages += 1
+        return _Page(self.items[offset : offset + limit])
+
+
+def test_the_demo_finds_a_due_task_beyond_the_first_page_of_an_inbox():
+    player = _InboxOf(450)
+    assert [i["id"] for i in player.find_in_inbox("trader.t01", {3, 420})] == [3, 420]
+    assert player.pages == 3
+    with pytest.raises(DemoError, match=r"work items \[451\] are not in trader.t01's inbox"):
+        player.find_in_inbox("trader.t01", {451})
