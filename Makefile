@@ -3,7 +3,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: run test demo lint format bench clean translations frontend
+.PHONY: run test demo lint format bench clean translations frontend screenshots
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -28,6 +28,10 @@ lint: $(STAMP)
 
 format: $(STAMP)
 	$(VENV)/bin/ruff format app tests $(wildcard bench)
+
+## screenshots: run the browser tests and keep their pictures of the pages in docs/screenshots/ (the README's)
+screenshots: $(STAMP)
+	PORTAL_UPDATE_SCREENSHOTS=1 $(PY) -m pytest -q -p no:cacheprovider tests/browser
 
 bench: $(STAMP)
 	$(PY) bench/throughput.py

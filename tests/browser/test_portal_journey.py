@@ -6,12 +6,16 @@ the branch head lets the 2-working-hour deadline pass so the diagram marks the d
 branch manager sees the escalation among a month of real figures, the branch head decides, the consignment
 page shows the diagram with the right step marked, and the trader downloads the evidence. The inbox, a
 task form, the dashboard and the consignment page fit a phone's width. Screenshots of the main pages are
-saved under docs/screenshots/."""
+taken on the way: into docs/screenshots/ (the README's pictures) with ``make screenshots``, into a temporary
+folder otherwise, so that a test run leaves the work tree as it found it."""
 
 from __future__ import annotations
 
+import os
+import tempfile
 import zipfile
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import pytest
 import requests
@@ -35,7 +39,11 @@ from tests.procedure import (
 
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
-SCREENSHOTS = PROJECT_ROOT / "docs" / "screenshots"
+SCREENSHOTS = (
+    PROJECT_ROOT / "docs" / "screenshots"
+    if os.environ.get("PORTAL_UPDATE_SCREENSHOTS")
+    else Path(tempfile.gettempdir()) / "portal-screenshots"
+)
 
 
 class Desk:
