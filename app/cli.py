@@ -295,8 +295,18 @@ def worker() -> None:
     default=None,
     help="Default: PORTAL_CLOCK or system.",
 )
-def run(web_port: int, clock: str | None) -> None:
+@click.option(
+    "--demo-data/--no-demo-data",
+    default=True,
+    show_default=True,
+    help="On a database without consignments, register the ten demo consignments and play each up to "
+    "a different step (app/demo_stages.py), so every role finds work.",
+)
+def run(web_port: int, clock: str | None, demo_data: bool) -> None:
     """Initialize the database and start web, worker and simulators; Ctrl-C stops everything."""
+    import requests
+
+    from app.demo_stages import DemoError, stage_demo_consignments
     from app.stack import Stack
 
     settings = Settings.from_env()
@@ -324,6 +334,12 @@ def run(web_port: int, clock: str | None) -> None:
             click.echo(f"  {user['username']:<18} {user['role']:<16} {user['organization']}")
     click.echo("  ... and one per role for every agency, branch and trader (config/seed.json)")
     click.echo("Signed steps: demo officers, branch heads and traders sign with the PIN 123456.\n")
+    if demo_data:
+        click.echo("Staging the demo consignments (config/demo_consignments.json) ...")
+        try:
+            click.echo(stage_demo_consignments(stack.urls["web"], seed).render() + "\n")
+        except (DemoError, requests.RequestException) as exc:  # the portal itself keeps running
+            click.echo(f"Demo consignments not staged: {exc}\n", err=True)
     click.echo("Ctrl-C to stop.")
     stopping = []
     signal.signal(signal.SIGTERM, lambda *_: stopping.append(1))
