@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from app.demo import TERMINAL, DemoError, Player, demo_consignments
+from app.signing.pki import DEMO_PIN
 
 CLEARED = "cleared"
 # Where each of the ten stops, in the file's order: a step left open for its party, or the end.
@@ -40,7 +41,9 @@ class Staged:
     """What staging did: each consignment's declaration number and where it stands."""
 
     reached: dict[str, str] = field(default_factory=dict)  # number -> the stage it reached
-    missed: dict[str, str] = field(default_factory=dict)  # number -> the stage it did not reach in time
+    # number -> the stage it did not reach in time, and where it stood then
+    missed: dict[str, str] = field(default_factory=dict)
+    incidents: list[str] = field(default_factory=list)  # failed service calls, when some stage was missed
     skipped: bool = False  # the portal had consignments already
 
     def render(self) -> str:
@@ -51,7 +54,11 @@ class Staged:
         waiting = ", ".join(f"{step} {count}" for step, count in sorted(stages.items()))
         line = f"Demo consignments: {len(self.reached)} registered, {cleared} cleared; waiting at: {waiting}"
         if self.missed:
-            line += f"\n  not at their stage yet (still moving): {', '.join(sorted(self.missed))}"
+            line += "\n  not at their stage in time: " + "; ".join(
+                f"{number} for {where}" for number, where in sorted(self.missed.items())
+            )
+        if self.incidents:
+            line += "\n  incidents (retry them on /incidents): " + "; ".join(self.incidents)
         return line
 
 
@@ -68,6 +75,7 @@ def stage_demo_consignments(url: str, seed: dict[str, Any], timeout: float = 120
     entries = demo_consignments(len(STAGES), random.Random(SEED))
     renumber = random.Random(SEED)  # only used if a declaration number is taken (it never is here)
     pending = {player.register(entry, renumber): stage for entry, stage in zip(entries, STAGES, strict=True)}
+    refused: dict[str, str] = {}  # number -> the portal's last 409 on one of its steps
     deadline = time.monotonic() + timeout
     while pending and time.monotonic() < deadline:
         acted = False
@@ -78,11 +86,42 @@ def stage_demo_consignments(url: str, seed: dict[str, Any], timeout: float = 120
                 staged.reached[number] = body["status"] if body["status"] in TERMINAL else stage
                 del pending[number]
             elif tasks:  # its parties act on what is open before the stage
-                acted |= bool(player.work_due(tasks, player.now()))
+                acted |= _work(player, tasks, refused)
         if pending and not acted:
             time.sleep(0.2)  # the worker and the port simulator have the next steps
-    staged.missed = dict(pending)
+    for number, stage in pending.items():
+        body = player.call("GET", f"/consignments/{number}", "admin").json()
+        staged.missed[number] = f"{stage}, at {body['current_step'] or body['status']}" + (
+            f" (last refusal: {refused[number]})" if number in refused else ""
+        )
+    if pending:  # a failed service call stops a consignment until an operator retries it (/incidents)
+        staged.incidents = [
+            f"{i['declaration_no']}: {i['last_error']}"
+            for i in player.call("GET", "/incidents", "admin").json()["items"]
+        ]
     return staged
+
+
+def _work(player: Player, tasks: list[dict[str, Any]], refused: dict[str, str]) -> bool:
+    """The party of each task completes it from its own inbox; whether any step was done. A 409 (someone
+    or something changed the consignment meanwhile) leaves the task for the next round."""
+    done = False
+    for task in tasks:
+        user = player.users.get((task["organization"], task["role"]))
+        if user is None:
+            raise DemoError(f"no demo user works {task['step_id']} for {task['organization']}")
+        (item,) = player.find_in_inbox(user, {task["id"]})
+        body: dict[str, Any] = {"data": player.answer(item, player.now())}
+        if item.get("signature_required"):
+            body["pin"] = DEMO_PIN  # the demo officers' signing PIN (remote signing)
+        result = player.call("POST", f"/work-items/{item['id']}/complete", user, body)
+        if result.status_code == 200:
+            done = True
+        elif result.status_code == 409:
+            refused[item["declaration_no"]] = f"{item['step_id']}: {result.text[:200]}"
+        else:
+            raise DemoError(f"{user} could not complete {item['step_id']}: {result.text[:300]}")
+    return done
 
 
 __all__ = ["STAGES", "DemoError", "Staged", "stage_demo_consignments"]
