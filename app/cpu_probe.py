@@ -38,8 +38,9 @@ class CpuProbe:
         self._depth = threading.local()
 
     @contextmanager
-    def measure(self, kind: str, name: str):
-        """Time the block as one event of ``kind`` unless the thread is already inside one of that kind."""
+    def measure(self, kind: str, name: str, detail: Callable[[], str | None] | None = None):
+        """Time the block as one event of ``kind`` unless the thread is already inside one of that kind;
+        ``detail``, asked at the end, may add a word to the event's name (``CompleteJob (warm)``)."""
         if getattr(self._depth, kind, 0):
             yield
             return
@@ -48,14 +49,23 @@ class CpuProbe:
         try:
             yield
         finally:
-            self.events.append((started, kind, name, time.thread_time() - cpu))
+            used = time.thread_time() - cpu
+            word = detail() if detail is not None else None
+            self.events.append((started, kind, f"{name} ({word})" if word else name, used))
             setattr(self._depth, kind, 0)
 
-    def timed_commands(self, execute: Callable[..., Any]) -> Callable[..., Any]:
-        """Wrap ``CommandExecutor.execute``: one ``command`` event named by the command's class."""
+    def timed_commands(
+        self, execute: Callable[..., Any], outcome: Callable[..., str | None] | None = None
+    ) -> Callable[..., Any]:
+        """Wrap ``CommandExecutor.execute``: one ``command`` event named by the command's class, and by
+        ``outcome(forget=...)`` (the warm workflow cache's: ``warm`` or ``restored``) when the command
+        loaded a workflow."""
 
         def timed(command: Any, *args: Any, **kwargs: Any) -> Any:
-            with self.measure("command", type(command).__name__):
+            if outcome is not None:
+                outcome(forget=True)
+            detail = (lambda: outcome(forget=True)) if outcome is not None else None
+            with self.measure("command", type(command).__name__, detail):
                 return execute(command, *args, **kwargs)
 
         return timed

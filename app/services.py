@@ -63,5 +63,7 @@ def build_portal(settings: Settings, clock: Clock | None = None) -> Portal:
     executor = CommandExecutor(db, runtime, clock, settings)
     probe = probe_for(settings.cpu_probe_dir)
     if probe is not None:
-        executor.execute = probe.timed_commands(executor.execute)  # type: ignore[method-assign]
+        executor.execute = probe.timed_commands(  # type: ignore[method-assign]
+            executor.execute, runtime.workflows.last_outcome
+        )
     return Portal(settings, db, calendar, clock, runtime, executor)

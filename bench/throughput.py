@@ -856,6 +856,17 @@ def split_lines(split: dict[str, CpuShare], total_cpu: float, headline: dict[str
             lines.append(f"{'    commands':66}{share.total('commands'):>7.2f}")
             rows(share.commands, "      ")
             lines.append(f"{'    outside commands (connector calls, polls, timers)':66}{share.outside:>7.2f}")
+    loads = Counter()  # commands that loaded a workflow: found warm, or restored from the database
+    for share in split.values():
+        for name, (calls, _) in share.commands.items():
+            for outcome in ("warm", "restored"):
+                loads[outcome] += calls if name.endswith(f"({outcome})") else 0
+    if loads:
+        lines.append(
+            f"  workflow found warm in the process's cache by {loads['warm']} of the "
+            f"{loads['warm'] + loads['restored']} commands that loaded one "
+            f"({loads['warm'] / (loads['warm'] + loads['restored']):.0%}); the others restored it"
+        )
     commands = sum(share.total("commands") for share in split.values())
     lines.append(
         f"  commands in all: {commands:.2f} s of {total_cpu:.2f} s ({commands / total_cpu:.0%}); if nothing "

@@ -5,10 +5,11 @@ is wrapped."""
 from __future__ import annotations
 
 import os
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from app import create_app
 from app.cpu_probe import probe_for, read_events
+from app.engine.runtime import WorkflowCache
 from app.services import build_portal
 from tests.procedure import registration, trader_username
 
@@ -59,3 +60,35 @@ def test_without_the_setting_nothing_is_wrapped(portal):
     assert "execute" not in vars(portal.executor)  # the class's own method, no probe around it
     app = create_app(portal=portal)
     assert app.wsgi_app.__func__ is type(app).wsgi_app
+
+
+def test_a_command_is_named_by_whether_it_found_its_workflow_warm_or_restored_it(tmp_path):
+    """The benchmark times the two cases apart: a restore is what a command pays when the consignment's
+    previous command ran in another process."""
+    cache, workflow = WorkflowCache(), object()
+
+    @dataclass
+    class CompleteStep:  # loads the consignment's workflow at this revision, as a command does
+        revision: int
+
+    class ClaimJobs:  # loads no workflow
+        pass
+
+    def execute(command):
+        return cache.take(7, command.revision) if isinstance(command, CompleteStep) else None
+
+    probe = probe_for(str(tmp_path / "cache"))
+    timed = probe.timed_commands(execute, cache.last_outcome)
+    cache.put(7, 3, workflow)
+    assert timed(CompleteStep(3)) is workflow
+    assert timed(CompleteStep(3)) is None  # taken out by the first: this one restores it
+    timed(ClaimJobs())
+    cache.put(7, 4, workflow)
+    assert timed(CompleteStep(5)) is None  # a newer revision than the one kept warm
+
+    assert [name for _, _, name, _ in probe.events] == [
+        "CompleteStep (warm)",
+        "CompleteStep (restored)",
+        "ClaimJobs",
+        "CompleteStep (restored)",
+    ]
