@@ -203,22 +203,32 @@ class Player:
         done: set[str] = set()
         by_user: dict[str, set[int]] = {}
         for task in due:
-            user = self.users.get((task["organization"], task["role"]))
-            if user is None:
-                raise DemoError(f"no demo user works {task['step_id']} for {task['organization']}")
-            by_user.setdefault(user, set()).add(task["id"])
+            by_user.setdefault(self.user_for(task), set()).add(task["id"])
         for user, ids in by_user.items():
             found = self.find_in_inbox(user, ids)
             for item in found:
-                body: dict[str, Any] = {"data": self.answer(item, now)}
-                if item.get("signature_required"):
-                    body["pin"] = DEMO_PIN  # the demo officers' signing PIN (remote signing)
-                result = self.call("POST", f"/work-items/{item['id']}/complete", user, body)
-                if result.status_code == 200:
+                if self.complete(user, item, now).status_code == 200:
                     done.add(item["declaration_no"])
-                elif result.status_code != 409:
-                    raise DemoError(f"{user} could not complete {item['step_id']}: {result.text[:300]}")
         return done
+
+    def user_for(self, task: dict[str, Any]) -> str:
+        """The demo user who works ``task`` (its organization and role)."""
+        user = self.users.get((task["organization"], task["role"]))
+        if user is None:
+            raise DemoError(f"no demo user works {task['step_id']} for {task['organization']}")
+        return user
+
+    def complete(self, user: str, item: dict[str, Any], now: datetime) -> requests.Response:
+        """``user`` completes the inbox ``item`` with plausible form data (and the signing PIN when the
+        step is signed). A 409 (the consignment changed meanwhile) is returned for the caller to retry
+        later; any other refusal raises ``DemoError``."""
+        body: dict[str, Any] = {"data": self.answer(item, now)}
+        if item.get("signature_required"):
+            body["pin"] = DEMO_PIN  # the demo officers' signing PIN (remote signing)
+        result = self.call("POST", f"/work-items/{item['id']}/complete", user, body)
+        if result.status_code not in (200, 409):
+            raise DemoError(f"{user} could not complete {item['step_id']}: {result.text[:300]}")
+        return result
 
     def answer(self, item: dict[str, Any], now: datetime) -> dict[str, Any]:
         """Plausible form data for each step."""

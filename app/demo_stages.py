@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from app.demo import TERMINAL, DemoError, Player, demo_consignments
-from app.signing.pki import DEMO_PIN
 
 CLEARED = "cleared"
 # Where each of the ten stops, in the file's order: a step left open for its party, or the end.
@@ -107,20 +106,12 @@ def _work(player: Player, tasks: list[dict[str, Any]], refused: dict[str, str]) 
     or something changed the consignment meanwhile) leaves the task for the next round."""
     done = False
     for task in tasks:
-        user = player.users.get((task["organization"], task["role"]))
-        if user is None:
-            raise DemoError(f"no demo user works {task['step_id']} for {task['organization']}")
+        user = player.user_for(task)
         (item,) = player.find_in_inbox(user, {task["id"]})
-        body: dict[str, Any] = {"data": player.answer(item, player.now())}
-        if item.get("signature_required"):
-            body["pin"] = DEMO_PIN  # the demo officers' signing PIN (remote signing)
-        result = player.call("POST", f"/work-items/{item['id']}/complete", user, body)
-        if result.status_code == 200:
-            done = True
-        elif result.status_code == 409:
+        result = player.complete(user, item, player.now())
+        if result.status_code == 409:
             refused[item["declaration_no"]] = f"{item['step_id']}: {result.text[:200]}"
-        else:
-            raise DemoError(f"{user} could not complete {item['step_id']}: {result.text[:300]}")
+        done |= result.status_code == 200
     return done
 
 
