@@ -334,16 +334,16 @@ def run(web_port: int, clock: str | None, demo_data: bool) -> None:
             click.echo(f"  {user['username']:<18} {user['role']:<16} {user['organization']}")
     click.echo("  ... and one per role for every agency, branch and trader (config/seed.json)")
     click.echo("Signed steps: demo officers, branch heads and traders sign with the PIN 123456.\n")
-    if demo_data:
-        click.echo("Staging the demo consignments (config/demo_consignments.json) ...")
-        try:
-            click.echo(stage_demo_consignments(stack.urls["web"], seed).render() + "\n")
-        except (DemoError, requests.RequestException) as exc:  # the portal itself keeps running
-            click.echo(f"Demo consignments not staged: {exc}\n", err=True)
-    click.echo("Ctrl-C to stop.")
     stopping = []
     signal.signal(signal.SIGTERM, lambda *_: stopping.append(1))
-    try:
+    try:  # from here on, Ctrl-C (also while the demo data is staged) stops every process
+        if demo_data:
+            click.echo("Staging the demo consignments (config/demo_consignments.json) ...")
+            try:
+                click.echo(stage_demo_consignments(stack.urls["web"], seed).render() + "\n")
+            except (DemoError, requests.RequestException) as exc:  # the portal itself keeps running
+                click.echo(f"Demo consignments not staged: {exc}\n", err=True)
+        click.echo("Ctrl-C to stop.")
         while not stopping:
             for name, proc in stack.processes.items():
                 if proc.poll() is not None:

@@ -21,6 +21,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -61,10 +62,11 @@ class CpuProbe:
         ``outcome(forget=...)`` (the warm workflow cache's: ``warm`` or ``restored``) when the command
         loaded a workflow."""
 
+        detail = partial(outcome, forget=True) if outcome is not None else None
+
         def timed(command: Any, *args: Any, **kwargs: Any) -> Any:
-            if outcome is not None:
-                outcome(forget=True)
-            detail = (lambda: outcome(forget=True)) if outcome is not None else None
+            if detail is not None:
+                detail()  # forget what an earlier command of this thread found
             with self.measure("command", type(command).__name__, detail):
                 return execute(command, *args, **kwargs)
 

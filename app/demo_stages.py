@@ -14,6 +14,7 @@ import random
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from app.demo import TERMINAL, DemoError, Player, demo_consignments
@@ -77,7 +78,7 @@ def stage_demo_consignments(url: str, seed: dict[str, Any], timeout: float = 120
     refused: dict[str, str] = {}  # number -> the portal's last 409 on one of its steps
     deadline = time.monotonic() + timeout
     while pending and time.monotonic() < deadline:
-        acted = False
+        acted, now = False, None
         for number, stage in list(pending.items()):
             body = player.call("GET", f"/consignments/{number}", "admin").json()
             tasks = [task for task in body["open_tasks"] if not task["escalation"]]
@@ -85,7 +86,8 @@ def stage_demo_consignments(url: str, seed: dict[str, Any], timeout: float = 120
                 staged.reached[number] = body["status"] if body["status"] in TERMINAL else stage
                 del pending[number]
             elif tasks:  # its parties act on what is open before the stage
-                acted |= _work(player, tasks, refused)
+                now = now or player.now()  # the portal's clock, read once a round
+                acted |= _work(player, tasks, now, refused)
         if pending and not acted:
             time.sleep(0.2)  # the worker and the port simulator have the next steps
     for number, stage in pending.items():
@@ -101,14 +103,14 @@ def stage_demo_consignments(url: str, seed: dict[str, Any], timeout: float = 120
     return staged
 
 
-def _work(player: Player, tasks: list[dict[str, Any]], refused: dict[str, str]) -> bool:
+def _work(player: Player, tasks: list[dict[str, Any]], now: datetime, refused: dict[str, str]) -> bool:
     """The party of each task completes it from its own inbox; whether any step was done. A 409 (someone
     or something changed the consignment meanwhile) leaves the task for the next round."""
     done = False
     for task in tasks:
         user = player.user_for(task)
         (item,) = player.find_in_inbox(user, {task["id"]})
-        result = player.complete(user, item, player.now())
+        result = player.complete(user, item, now)
         if result.status_code == 409:
             refused[item["declaration_no"]] = f"{item['step_id']}: {result.text[:200]}"
         done |= result.status_code == 200

@@ -859,8 +859,9 @@ def split_lines(split: dict[str, CpuShare], total_cpu: float, headline: dict[str
     loads = Counter()  # commands that loaded a workflow: found warm, or restored from the database
     for share in split.values():
         for name, (calls, _) in share.commands.items():
-            for outcome in ("warm", "restored"):
-                loads[outcome] += calls if name.endswith(f"({outcome})") else 0
+            outcome = name.rpartition(" (")[2].rstrip(")")  # "CompleteJob (warm)" -> "warm"
+            if outcome in ("warm", "restored"):
+                loads[outcome] += calls
     if loads:
         lines.append(
             f"  workflow found warm in the process's cache by {loads['warm']} of the "
