@@ -3,21 +3,37 @@ service-task input mappings, script tasks).
 
 Code is checked against an allow-list of syntax before it runs: no imports, no attribute or name that
 starts with an underscore, no function or class definitions, no loops other than comprehensions, and
-only a small set of harmless builtins. Exponents of ``**`` and ``<<`` must be small constants and every
-``*`` is checked at run time, so an expression cannot allocate without limit; ``range`` is capped.
-Not bounded: CPU time of a long comprehension over large task data (no process-level timeout yet).
+only a small set of harmless builtins; ``**`` unpacking is refused. Exponents of ``**`` and ``<<`` must be
+small constants.
+
+Then the checked tree is rewritten so that every operation whose cost grows with its operands (each item
+a comprehension draws, repetition, concatenation, builtins, methods, slices, comparisons, f-strings)
+charges the evaluation's work meter (``sandbox_work``): an evaluation does at most ``MAX_WORK`` steps and
+a couple of seconds of CPU, whatever the expression and the task data.
 """
 
 from __future__ import annotations
 
 import ast
+import copy as copy_module
 from collections.abc import Callable, Mapping
 from functools import lru_cache
 from typing import Any
 
+from . import sandbox_work as work
+from .sandbox_work import MAX_RESULT_BITS, MAX_WORK, SandboxViolation, WorkLimitExceeded, charge
 
-class SandboxViolation(ValueError):
-    """The expression uses something the sandbox does not allow."""
+__all__ = [
+    "MAX_RESULT_BITS",
+    "MAX_WORK",
+    "SAFE_BUILTINS",
+    "SandboxViolation",
+    "WorkLimitExceeded",
+    "charge",
+    "compile_checked",
+    "evaluate",
+    "execute",
+]
 
 
 _ALLOWED_NODES: tuple[type[ast.AST], ...] = (
@@ -104,7 +120,7 @@ _SAFE_METHODS = frozenset(
 )
 
 MAX_POWER_EXPONENT = 64
-MAX_REPEAT = 10_000
+MAX_REPEAT = 10_000  # longest range(); one repetition may build ten times that (sandbox_work.MAX_SEQUENCE)
 MAX_SCRIPT_CHARS = 20_000
 
 
@@ -115,27 +131,17 @@ def _bounded_range(*args: int) -> range:
     return r
 
 
+_WALKING = (min, max, sum, any, all, int, float, list, dict, set, tuple, sorted)  # cost grows with the input
 SAFE_BUILTINS: dict[str, Any] = {
     "len": len,
-    "min": min,
-    "max": max,
-    "sum": sum,
-    "any": any,
-    "all": all,
     "abs": abs,
     "round": round,
-    "int": int,
-    "float": float,
-    "str": str,
     "bool": bool,
-    "list": list,
-    "dict": dict,
-    "set": set,
-    "tuple": tuple,
-    "sorted": sorted,
-    "range": _bounded_range,
-    "enumerate": enumerate,
-    "zip": zip,
+    **{function.__name__: work.metered_builtin(function) for function in _WALKING},
+    "str": work.metered_builtin(str, result_charged=True),  # str(x) of nested data is longer than len(x)
+    "range": work.metered_builtin(_bounded_range),
+    "enumerate": work.metered_builtin(enumerate),
+    "zip": work.metered_builtin(zip),
     "True": True,
     "False": False,
     "None": None,
@@ -168,60 +174,117 @@ class _Checker(ast.NodeVisitor):
             raise SandboxViolation(f"'**' and '<<' need a constant exponent of at most {MAX_POWER_EXPONENT}")
         self.generic_visit(node)
 
+    def visit_Dict(self, node: ast.Dict) -> None:
+        if any(key is None for key in node.keys):
+            raise SandboxViolation("'**' unpacking in a dict is not allowed")
+        self.generic_visit(node)
+
+    def visit_keyword(self, node: ast.keyword) -> None:
+        if node.arg is None:
+            raise SandboxViolation("'**' unpacking of arguments is not allowed")
+        self.generic_visit(node)
+
     def visit_FormattedValue(self, node: ast.FormattedValue) -> None:
         if node.format_spec is not None:
             raise SandboxViolation("format specifications (f'{x:...}') are not allowed")
         self.generic_visit(node)
 
 
-_GUARDED_OPS = {ast.Mult: "__sandbox_mul__", ast.Pow: "__sandbox_pow__", ast.LShift: "__sandbox_lshift__"}
+_GUARDED_OPS = {
+    ast.Mult: "__sandbox_mul__",
+    ast.Pow: "__sandbox_pow__",
+    ast.LShift: "__sandbox_lshift__",
+    ast.Add: "__sandbox_add__",
+    ast.Mod: "__sandbox_mod__",
+}
 
 
-class _GuardRepetition(ast.NodeTransformer):
-    """Route ``*``, ``**`` and ``<<`` through checked functions so ``"x" * 10**9`` or a tower of powers
-    cannot exhaust memory or CPU."""
+def _guard(name: str, *args: ast.expr) -> ast.Call:
+    return ast.Call(func=ast.Name(id=name, ctx=ast.Load()), args=list(args), keywords=[])
+
+
+def _as_load(target: ast.expr) -> ast.expr:
+    """A copy of an assignment target that reads it (``d[k]`` of ``d[k] += 1``)."""
+    copy = copy_module.deepcopy(target)
+    for node in ast.walk(copy):
+        if hasattr(node, "ctx"):
+            node.ctx = ast.Load()
+    return copy
+
+
+class _GuardWork(ast.NodeTransformer):
+    """Route every operation whose cost grows with its operands through a guard of ``sandbox_work``, which
+    charges the evaluation's work meter: ``"x" * 10**9``, a tower of powers, three nested comprehensions
+    over ``range(10000)`` or a script doubling a string forty times stop with a clear error instead of
+    taking the process's memory or CPU."""
 
     def visit_BinOp(self, node: ast.BinOp) -> ast.AST:
         self.generic_visit(node)
         guard = _GUARDED_OPS.get(type(node.op))
-        if guard:
-            call = ast.Call(
-                func=ast.Name(id=guard, ctx=ast.Load()), args=[node.left, node.right], keywords=[]
-            )
-            return ast.copy_location(call, node)
+        return ast.copy_location(_guard(guard, node.left, node.right), node) if guard else node
+
+    def visit_AugAssign(self, node: ast.AugAssign) -> ast.AST:
+        value = ast.BinOp(left=_as_load(node.target), op=node.op, right=node.value)
+        assign = ast.copy_location(ast.Assign(targets=[node.target], value=value), node)
+        return self.visit(ast.fix_missing_locations(assign))
+
+    def visit_Compare(self, node: ast.Compare) -> ast.AST:
+        self.generic_visit(node)
+        if not isinstance(node.left, ast.Constant):
+            node.left = _guard("__sandbox_operand__", node.left)
+        comparators = []
+        for op, right in zip(node.ops, node.comparators, strict=True):
+            if not isinstance(right, ast.Constant):
+                kind = (
+                    "__sandbox_container__" if isinstance(op, (ast.In, ast.NotIn)) else "__sandbox_operand__"
+                )
+                right = _guard(kind, right)
+            comparators.append(right)
+        node.comparators = comparators
+        return node
+
+    def visit_Call(self, node: ast.Call) -> ast.AST:
+        self.generic_visit(node)
+        if isinstance(node.func, ast.Attribute):  # obj.method(...) -> __sandbox_method__(obj, "method", ...)
+            method = node.func
+            node.func = ast.Name(id="__sandbox_method__", ctx=ast.Load())
+            node.args = [method.value, ast.Constant(method.attr), *node.args]
+        return node
+
+    def visit_Subscript(self, node: ast.Subscript) -> ast.AST:
+        self.generic_visit(node)
+        if not isinstance(node.ctx, ast.Load):
+            return node
+        if isinstance(node.slice, ast.Slice):  # a copy: charged its length
+            return ast.copy_location(_guard("__sandbox_sized__", node), node)
+        if not isinstance(node.slice, ast.Constant):  # a key is hashed or compared
+            node.slice = _guard("__sandbox_operand__", node.slice)
+        return node
+
+    def visit_FormattedValue(self, node: ast.FormattedValue) -> ast.AST:
+        self.generic_visit(node)
+        node.value = _guard("__sandbox_text__", node.value, ast.Constant(node.conversion))
+        node.conversion = -1
+        return node
+
+    def visit_comprehension(self, node: ast.comprehension) -> ast.AST:
+        self.generic_visit(node)
+        node.iter = _guard("__sandbox_draw__", node.iter)
         return node
 
 
-def _checked_mul(a: Any, b: Any) -> Any:
-    for seq, times in ((a, b), (b, a)):
-        if (
-            isinstance(seq, (str, bytes, list, tuple))
-            and isinstance(times, int)
-            and len(seq) * times > MAX_REPEAT * 10
-        ):
-            raise SandboxViolation(f"repetition longer than {MAX_REPEAT * 10} elements")
-    return a * b
-
-
-MAX_RESULT_BITS = 4096
-
-
-def _checked_pow(a: Any, b: Any) -> Any:
-    if isinstance(a, int) and isinstance(b, int) and abs(a) > 1 and b * abs(a).bit_length() > MAX_RESULT_BITS:
-        raise SandboxViolation(f"power result larger than {MAX_RESULT_BITS} bits")
-    return a**b
-
-
-def _checked_lshift(a: Any, b: Any) -> Any:
-    if isinstance(a, int) and isinstance(b, int) and a and abs(a).bit_length() + b > MAX_RESULT_BITS:
-        raise SandboxViolation(f"shift result larger than {MAX_RESULT_BITS} bits")
-    return a << b
-
-
 _INTERNALS: dict[str, Any] = {
-    "__sandbox_mul__": _checked_mul,
-    "__sandbox_pow__": _checked_pow,
-    "__sandbox_lshift__": _checked_lshift,
+    "__sandbox_mul__": work.multiply,
+    "__sandbox_pow__": work.power,
+    "__sandbox_lshift__": work.shift_left,
+    "__sandbox_add__": work.add,
+    "__sandbox_mod__": work.modulo,
+    "__sandbox_operand__": work.operand,
+    "__sandbox_container__": work.container,
+    "__sandbox_method__": work.call_method,
+    "__sandbox_sized__": work.sized,
+    "__sandbox_text__": work.text,
+    "__sandbox_draw__": work.draw,
 }
 
 
@@ -236,7 +299,7 @@ def compile_checked(source: str, mode: str = "eval") -> Any:
     try:
         tree = ast.parse(source.strip() if mode == "eval" else source, mode=mode)
         _Checker().visit(tree)
-        tree = ast.fix_missing_locations(_GuardRepetition().visit(tree))
+        tree = ast.fix_missing_locations(_GuardWork().visit(tree))
         return compile(tree, "<expression>", mode)
     except SyntaxError as exc:
         raise SandboxViolation(f"syntax error: {exc.msg} (line {exc.lineno})") from None
@@ -251,7 +314,11 @@ def evaluate(
     code = compile_checked(source, "eval")
     # One namespace so names stay visible inside comprehensions.
     scope = {**names, **(functions or {}), **_INTERNALS, "__builtins__": SAFE_BUILTINS}
-    return eval(code, scope)  # noqa: S307 - checked by the allow-list above
+    meter = work.begin()
+    try:
+        return eval(code, scope)  # noqa: S307 - checked by the allow-list above
+    finally:
+        work.end(meter)
 
 
 def execute(
@@ -261,7 +328,11 @@ def execute(
     code = compile_checked(source, "exec")
     helpers = dict(functions or {})
     scope: dict[str, Any] = {**data, **helpers, **_INTERNALS, "__builtins__": SAFE_BUILTINS}
-    exec(code, scope)  # noqa: S102 - checked by the allow-list above
+    meter = work.begin()
+    try:
+        exec(code, scope)  # noqa: S102 - checked by the allow-list above
+    finally:
+        work.end(meter)
     for key, value in scope.items():
         if key.startswith("__") or key in helpers or callable(value):
             continue

@@ -10,10 +10,15 @@ from typing import Any
 import requests
 from sqlalchemy import func, select
 
+from app.engine.bundle import Bundle
+from app.engine.commands import DeployBundle
+from app.engine.executor import Actor
 from app.models import ApiToken, Base, Job, Organization, User, WorkItem
 from app.security.credentials import hash_token
 from app.signing.pki import DEMO_PIN, issue_user_certificate
+from app.tasks import KNOWN_TOPICS
 from tests.concurrency import at_once
+from tests.model_versions import BPMN, REAL, replace_once
 from tests.procedure import (
     COUNTERSIGN,
     FAIL,
@@ -555,3 +560,41 @@ def test_an_id_too_large_for_any_row_is_not_found_rather_than_a_server_error(por
     largest = api(live_portal, "GET", f"/work-items/{2**31 - 1}", "officer.raho6")
     assert largest.status_code == 404 and largest.json()["field"] == "work_item_id"  # looked up: no such row
     assert snapshot(portal) == before
+
+
+# -- an analyst's runaway expression ----------------------------------------------------------------------
+RUNAWAY_PASS_CONDITION = 'result == "pass" and len([0 for a in range(10000) for b in range(10000)]) &gt; 0'
+
+
+def analyst_deploys_a_runaway_pass_condition(portal) -> None:
+    """An analyst edits the "passed?" gateway's condition into one that would draw 100 million items."""
+    files = dict(REAL.files)
+    files[BPMN] = replace_once(
+        REAL.files[BPMN].decode("utf-8"), '>result == "pass"<', f">{RUNAWAY_PASS_CONDITION}<"
+    ).encode("utf-8")
+    portal.execute(
+        DeployBundle(Bundle(files), note="runaway condition", known_topics=KNOWN_TOPICS),
+        Actor("analyst.studio", None, "analyst"),
+    )
+
+
+def test_a_runaway_gateway_condition_is_a_model_error_and_the_result_stays_unpublished(
+    portal, live_portal, worker
+):
+    analyst_deploys_a_runaway_pass_condition(portal)
+    number, sampling = beef_waiting_for_sampling(portal, worker)
+    assert submits_form(live_portal, "officer.raho6", sampling.id, SAMPLING).status_code == 200
+    trader_countersigns(portal, number)
+    result = the_work_item(portal, number, "publish_result")
+    before = snapshot(portal)
+
+    response = submits_form(live_portal, "officer.raho6", result.id, PASS)
+
+    assert response.status_code == 422, response.text
+    body = response.json()
+    assert body["error"] == "model_error", body
+    assert "too much work" in body["message"], body
+    assert "Traceback" not in response.text
+    assert snapshot(portal) == before
+    assert work_item_state(portal, result.id) == "open"
+    assert api(live_portal, "GET", "/health").status_code == 200  # the server is not stuck in the loop

@@ -1,0 +1,172 @@
+"""An analyst's expression or script cannot take the server's memory or CPU: every operation whose cost
+grows with its operands is charged to the evaluation's work meter (``app/engine/sandbox_work.py``), and
+an evaluation that spends its budget stops with a clear ``SandboxViolation`` (a model error for the
+command, which then saves nothing). What analysts write over realistic task data still runs, with the
+same results as plain Python."""
+
+from __future__ import annotations
+
+import tracemalloc
+from datetime import UTC, datetime
+
+import pytest
+from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.util.task import TaskState
+
+from app.engine import sandbox_work
+from app.engine.bundle import compile_bundle, load_bundle
+from app.engine.sandbox import (
+    MAX_WORK,
+    SandboxViolation,
+    WorkLimitExceeded,
+    compile_checked,
+    evaluate,
+    execute,
+)
+from app.engine.script_engine import PortalScriptEngine
+from app.engine.working_time import WorkingCalendar
+from app.settings import PROJECT_ROOT
+
+NOW = datetime(2026, 12, 7, 1, 0, tzinfo=UTC)  # Monday 08:00 in Saigon
+# Task data at the size the API lets in (a 2 MB body): a long list, a long text, a big mapping.
+BIG = {
+    "big": list(range(300_000)),
+    "text": "a" * 1_000_000,
+    "table": {f"k{i}": i for i in range(100_000)},
+    "nested": [list(range(300_000))],
+    "nested_copy": [list(range(300_000))],
+}
+
+RUNAWAY_EXPRESSIONS = {
+    "three nested ranges": "len([0 for a in range(10000) for b in range(10000) for c in range(10000)])",
+    "two nested ranges": "len([0 for a in range(10000) for b in range(3000)])",
+    "repetition inside a comprehension": "len([[0] * 10000 for i in range(3000)])",
+    "sum of a range per item": "sum(sum(range(10000)) for i in range(10000))",
+    "membership scan per item": "sum(1 for i in range(10000) if i in big)",
+    "text scan per item": "sum(text.count('b') for i in range(3000))",
+    "str() of the data per item": "len([str(big) for i in range(1000)])",
+    "f-string of the data per item": "len([f'{big}' for i in range(1000)])",
+    "f-string repr of the data per item": "len([f'{big!r}' for i in range(1000)])",
+    "slice copy per item": "len([big[:] for i in range(1000)])",
+    "sorted copy per item": "len([sorted(big) for i in range(100)])",
+    "equality of lists per item": "[big == big for i in range(10000)]",
+    "comprehension over the data inside one over the data": "len([x for x in big for y in big])",
+    "text split per item": "len([text.split('a') for i in range(100)])",
+    "dict views per item": "sum(len(list(table.values())) for i in range(1000))",
+    "concatenation per item": "len([big + big for i in range(100)])",
+}
+
+
+@pytest.mark.parametrize("source", RUNAWAY_EXPRESSIONS.values(), ids=RUNAWAY_EXPRESSIONS.keys())
+def test_a_runaway_expression_stops_at_the_work_budget_without_taking_memory(source):
+    tracemalloc.start()
+    try:
+        with pytest.raises(WorkLimitExceeded, match="too much work"):
+            evaluate(source, BIG)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 64 * 1024 * 1024  # each of these would build hundreds of MB, or run for hours
+
+
+@pytest.mark.parametrize(
+    "script, reason",
+    [
+        ("a = 2**64\n" + "a = a * a\n" * 40, "product larger than"),
+        ("a = 'x' * 10000\n" + "a += a\n" * 40, "too much work"),
+        ("a = [0] * 1000\n" + "a *= 1000\n" * 4, "repetition longer than"),
+        ("a = 'x' * 10000\n" + "a = a + a\n" * 40, "too much work"),
+    ],
+    ids=["squaring an integer", "doubling text with +=", "repeating with *=", "doubling text with +"],
+)
+def test_a_script_that_doubles_its_data_stops_and_changes_nothing(script, reason):
+    data = {"kept": 1}
+    with pytest.raises(SandboxViolation, match=reason):
+        execute(script, data)
+    assert data == {"kept": 1}
+
+
+def test_percent_formatting_of_text_is_refused_but_modulo_of_numbers_works():
+    with pytest.raises(SandboxViolation, match="use an f-string"):
+        evaluate("'%0100000000d' % 1", {})
+    assert evaluate("17 % 5", {}) == 2
+    assert evaluate("fee % 1000", {"fee": 1_200_500}) == 500
+
+
+@pytest.mark.parametrize("source", ["{**table}", "dict(**table)", "len({**table, 'x': 1})"])
+def test_unpacking_with_double_star_is_refused_before_running(source):
+    with pytest.raises(SandboxViolation, match="unpacking"):
+        compile_checked(source)
+
+
+def test_deep_work_the_size_model_underprices_is_stopped_by_the_cpu_backstop(monkeypatch):
+    # Each comparison is charged one step (the lists hold one item) but walks 300,000 elements.
+    monkeypatch.setattr(sandbox_work, "MAX_CPU_SECONDS", 0.2)
+    with pytest.raises(WorkLimitExceeded, match="CPU time"):
+        evaluate("[nested == nested_copy for i in range(10000)]", BIG)
+
+
+def test_the_budget_is_counted_afresh_for_each_evaluation():
+    just_under = f"len([0 for i in range({MAX_WORK // 200}) for j in range(100)])"  # about 60 % each
+    for _ in range(3):
+        assert evaluate(just_under, {}) == MAX_WORK // 2
+
+
+def test_an_evaluation_that_failed_leaves_no_meter_behind_for_the_next():
+    with pytest.raises(WorkLimitExceeded):
+        evaluate("len([0 for a in range(10000) for b in range(10000)])", {})
+    sandbox_work.charge(MAX_WORK * 10)  # outside an evaluation nothing is metered
+    assert evaluate("sum(x for x in range(10000))", {}) == 49_995_000
+
+
+REALISTIC = {
+    "containers": [f"TCLU{n:07d}" for n in range(2000)],
+    "goods": [{"hs": f"{n % 97:04d}", "weight_kg": n * 3, "origin": "AU"} for n in range(2000)],
+    "fees": {"food_safety": 100_000, "quarantine": 350_000},
+    "result": "pass",
+    "note": "Frozen beef, 2 reefers, Cat Lai yard",
+}
+ANALYST_EXPRESSIONS = {
+    "count matching containers": "sum(1 for c in containers if c.startswith('TCLU00'))",
+    "total weight": "sum(g['weight_kg'] for g in goods)",
+    "goods by chapter": "len({g['hs'][:2] for g in goods})",
+    "pairs within a small list": "len([(a, b) for a in containers[:100] for b in containers[:100] if a < b])",
+    "membership in a list": "len([c for c in containers[:200] if c in containers])",
+    "fee total": "sum(fees.values()) + max(fees.values()) % 1000",
+    "text": "f'{result!r}: {note.upper()} ({len(containers)} containers)'",
+    "sorted heaviest": "sorted([g['weight_kg'] for g in goods], reverse=True)[:3]",
+    "lookup per item": "sum(fees.get(k, 0) for k in ['food_safety', 'quarantine', 'other'] * 100)",
+}
+
+
+@pytest.mark.parametrize("source", ANALYST_EXPRESSIONS.values(), ids=ANALYST_EXPRESSIONS.keys())
+def test_what_analysts_write_over_realistic_data_still_runs_as_in_plain_python(source):
+    assert evaluate(source, REALISTIC) == eval(source, dict(REALISTIC))  # noqa: S307 - the reference
+
+
+def test_augmented_assignment_in_a_script_still_works_on_names_and_items():
+    data = {"totals": {"fees": 100}, "count": 1, "label": "C"}
+    execute("count += 2\ntotals['fees'] += 50\nlabel += '01'\ncount *= 3\ncount -= 1", data)
+    assert data == {"totals": {"fees": 150}, "count": 8, "label": "C01"}
+
+
+# -- the working-time helpers walk the calendar: charged by the days they walk ----------------------------
+@pytest.fixture(scope="module")
+def engine_task():
+    engine = PortalScriptEngine(NOW, WorkingCalendar())
+    compiled = compile_bundle(load_bundle(PROJECT_ROOT / "bpmn"))
+    workflow = BpmnWorkflow(compiled.specs.spec, compiled.specs.subprocess_specs, script_engine=engine)
+    return engine, workflow.get_tasks(state=TaskState.READY)[0]
+
+
+def test_a_deadline_a_year_ahead_is_allowed_and_a_million_working_days_is_refused_before_walking(engine_task):
+    engine, task = engine_task
+    assert (
+        engine.evaluate(task, "working_days(10)") == WorkingCalendar().add_working_days(NOW, 10).isoformat()
+    )
+    assert engine.evaluate(task, "working_hours(2000)")  # a year of office hours
+    with pytest.raises(WorkflowTaskException, match="too much work"):
+        engine.evaluate(task, "working_days(10**6)")  # charged before the calendar is walked
+    with pytest.raises(WorkflowTaskException, match="too much work"):
+        engine.evaluate(task, "[working_days(1000) for i in range(100)]")
