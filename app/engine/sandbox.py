@@ -160,10 +160,21 @@ class _Checker(ast.NodeVisitor):
             raise SandboxViolation(f"name {node.id!r} is not allowed")
         self.generic_visit(node)
 
+    def visit_Call(self, node: ast.Call) -> None:
+        if not isinstance(node.func, ast.Attribute):
+            self.generic_visit(node)
+            return
+        method = node.func  # obj.method(...): the only place an attribute may appear
+        if method.attr.startswith("_") or method.attr not in _SAFE_METHODS:
+            raise SandboxViolation(f"attribute {method.attr!r} is not allowed")
+        for child in (method.value, *node.args, *node.keywords):
+            self.visit(child)
+
     def visit_Attribute(self, node: ast.Attribute) -> None:
+        # Not called on the spot: a method kept as a value would escape the work meter when called later.
         if node.attr.startswith("_") or node.attr not in _SAFE_METHODS:
             raise SandboxViolation(f"attribute {node.attr!r} is not allowed")
-        self.generic_visit(node)
+        raise SandboxViolation(f"a method must be called where it is named ({node.attr!r})")
 
     def visit_BinOp(self, node: ast.BinOp) -> None:
         if isinstance(node.op, (ast.Pow, ast.LShift)) and not (

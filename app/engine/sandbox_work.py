@@ -25,6 +25,7 @@ MAX_RESULT_BITS = 4096
 MAX_SEQUENCE = 100_000  # longest sequence one repetition may build
 _CHECK_EVERY = 256  # charges between two looks at the thread's CPU clock
 _SEQUENCES = (str, bytes, list, tuple)
+_SCANNED = (str, bytes, list, tuple, type({}.values()))  # what `in` searches item by item
 _COLLECTIONS = (
     str,
     bytes,
@@ -133,7 +134,7 @@ def operand(value: Any) -> Any:
 
 def container(value: Any) -> Any:
     """The right side of ``in`` / ``not in``: a scan for sequences and text, a look-up for dicts and sets."""
-    if isinstance(value, _SEQUENCES):
+    if isinstance(value, _SCANNED):
         charge(len(value))
     return value
 

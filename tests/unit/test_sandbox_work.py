@@ -170,3 +170,22 @@ def test_a_deadline_a_year_ahead_is_allowed_and_a_million_working_days_is_refuse
         engine.evaluate(task, "working_days(10**6)")  # charged before the calendar is walked
     with pytest.raises(WorkflowTaskException, match="too much work"):
         engine.evaluate(task, "[working_days(1000) for i in range(100)]")
+
+
+@pytest.mark.parametrize(
+    "source, mode",
+    [
+        ("[split() for split in [text.split] * 1000]", "eval"),
+        ("f = text.split\nx = f()", "exec"),
+    ],
+    ids=["kept in a list", "kept in a variable"],
+)
+def test_a_method_cannot_be_kept_to_be_called_later_outside_the_meter(source, mode):
+    with pytest.raises(SandboxViolation, match="must be called where it is named"):
+        compile_checked(source, mode)
+
+
+def test_membership_in_dict_values_is_charged_as_a_scan():
+    with pytest.raises(WorkLimitExceeded):
+        evaluate("sum(1 for i in range(100) if i in table.values())", BIG)
+    assert evaluate("sum(1 for i in range(1000) if f'k{i}' in table)", BIG) == 1000  # a look-up each
