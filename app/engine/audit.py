@@ -202,7 +202,11 @@ def seal(session: Session, events: list[PendingEvent]) -> list[dict[str, Any]]:
     return rows
 
 
-_HEAD = select(AuditHead.last_id, AuditHead.hash).where(AuditHead.id == 1)
+# Locked until the command commits: on PostgreSQL the next command's seal waits here and then reads the
+# head this one moved, instead of colliding on the next event id and re-running the whole command (16
+# threads appending at once: half the commands failed after five runs each). SQLite's write lock already
+# serializes commands; the dialect leaves FOR UPDATE out.
+_HEAD = select(AuditHead.last_id, AuditHead.hash).where(AuditHead.id == 1).with_for_update()
 _APPEND = insert(AuditEvent.__table__)
 _MOVE_HEAD = (
     update(AuditHead.__table__)

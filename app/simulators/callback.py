@@ -17,6 +17,9 @@ MAX_RETRIES = 10
 FIRST_BACKOFF = 0.2
 MAX_BACKOFF = 2.0
 ATTEMPT_TIMEOUT = 5.0
+# Answers that say "not now" rather than "never": a timeout, a conflict with a change being made at the same
+# moment (the portal's 409 when the consignment was saved by another command first), too early, too many.
+RETRY_STATUSES = frozenset({408, 409, 425, 429})
 
 
 @dataclass
@@ -35,7 +38,8 @@ class Delivery:
 class CallbackSender:
     """POST JSON to ``{portal_url}{path}`` with a bearer token, after a delay, in a daemon thread.
 
-    Retries up to `MAX_RETRIES` times on connection errors and 5xx, waiting 0.2 s, doubling, capped at 2 s.
+    Retries up to `MAX_RETRIES` times on connection errors, 5xx and the 4xx of `RETRY_STATUSES`, waiting
+    0.2 s, doubling, capped at 2 s; any other 4xx is final (the portal refused the callback itself).
     """
 
     def __init__(self, portal_url: str | None, token: str | None) -> None:
@@ -84,7 +88,7 @@ class CallbackSender:
             if status is not None and 200 <= status < 300:
                 self._finish(delivery, "delivered")
                 return
-            if status is not None and 400 <= status < 500:
+            if status is not None and 400 <= status < 500 and status not in RETRY_STATUSES:
                 log.warning("callback %s rejected by the portal: HTTP %s", delivery.reference, status)
                 self._finish(delivery, "rejected")
                 return
