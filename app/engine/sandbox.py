@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import ast
 import copy as copy_module
+import warnings
 from collections.abc import Callable, Mapping
 from functools import lru_cache
 from typing import Any
@@ -308,7 +309,9 @@ def compile_checked(source: str, mode: str = "eval") -> Any:
     if len(source) > MAX_SCRIPT_CHARS:
         raise SandboxViolation(f"expression longer than {MAX_SCRIPT_CHARS} characters")
     try:
-        tree = ast.parse(source.strip() if mode == "eval" else source, mode=mode)
+        with warnings.catch_warnings():  # an analyst's "\d" is not the server log's business
+            warnings.simplefilter("ignore", (SyntaxWarning, DeprecationWarning))
+            tree = ast.parse(source.strip() if mode == "eval" else source, mode=mode)
         _Checker().visit(tree)
         tree = ast.fix_missing_locations(_GuardWork().visit(tree))
         return compile(tree, "<expression>", mode)
