@@ -111,6 +111,20 @@ def cpu_seconds(pids: dict[str, int], alone: tuple[str, ...] = ()) -> dict[str, 
     return totals
 
 
+def postgres_cpu() -> float:
+    """CPU seconds used so far by every PostgreSQL server process on this machine (the server is shared
+    with nothing else during a run; backends the run's pools open count whole, which is what they did)."""
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "comm").read_text().strip() == "postgres":
+                    total += _own_cpu(int(entry.name))
+            except OSError:
+                continue
+    return total
+
+
 # -- shared: the consignments and the form data ---------------------------------------------------------
 @dataclass
 class Entry:
@@ -466,15 +480,24 @@ class Client:
 
 
 class Portal:
-    """A fresh portal on a temporary SQLite database, driven over its HTTP API."""
+    """A fresh portal on a temporary database (SQLite, or a new PostgreSQL database), driven over its HTTP
+    API."""
 
-    def __init__(self, workdir: Path, seed_data: dict[str, Any], answers: Answers, clock: str) -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        seed_data: dict[str, Any],
+        answers: Answers,
+        clock: str,
+        postgres_admin_url: str | None = None,
+    ) -> None:
         self.workdir = workdir
         self.clock = clock
         self.db_path = workdir / "bench.db"
         self.baseline = workdir / "baseline.db"  # right after initialize(): seed data and the model
         self.snapshot = workdir / "after.db"  # right after the throughput run
-        self.database_url = f"sqlite:///{self.db_path}"
+        self.postgres = PostgresDatabase(postgres_admin_url) if postgres_admin_url else None
+        self.database_url = self.postgres.url if self.postgres else f"sqlite:///{self.db_path}"
         self.tokens = {u["username"]: u["api_token"] for u in seed_data["users"]}
         self.seed_data = seed_data
         self.answers = answers
@@ -510,8 +533,11 @@ class Portal:
         from app.cli import initialize
         from app.stack import Stack
 
+        if self.postgres:
+            self.postgres.create()
         initialize(Settings.from_env(database_url=self.database_url, clock=self.clock), demo=True)
-        copy_db(self.db_path, self.baseline)
+        if not self.postgres:
+            copy_db(self.db_path, self.baseline)
         probe_dir = self.workdir / "cpu"
         stack = Stack(
             self.database_url,
@@ -524,12 +550,15 @@ class Portal:
             stack.start()
             self.api = stack.urls["web"] + "/api/v1"
             pids = {name: proc.pid for name, proc in stack.processes.items()} | {"bench clients": os.getpid()}
-            before, window_start = cpu_seconds(pids, alone=("bench clients",)), time.monotonic()
+            before, window_start = self.cpu(pids), time.monotonic()
             self.throughput(entries, inbox_users, clients, timeout)
-            after, window_end = cpu_seconds(pids, alone=("bench clients",)), time.monotonic()
-            self.result.cpu = {name: after[name] - before[name] for name in pids}
+            after, window_end = self.cpu(pids), time.monotonic()
+            self.result.cpu = {name: after[name] - before[name] for name in after}
             self.result.polls_in_b = (self.result.inbox_polls, self.result.status_polls)
-            copy_db(self.db_path, self.snapshot)  # units and storage are counted on this snapshot
+            if self.postgres:  # units are counted before the quiet pass adds its consignments
+                self.count(entries, self.rows)
+            else:
+                copy_db(self.db_path, self.snapshot)  # units and storage are counted on this snapshot
             if not self.result.errors:
                 self.one_at_a_time(idle_entries, idle_users, timeout)
         finally:
@@ -538,12 +567,22 @@ class Portal:
             self.result.split = split_cpu(probe_dir, window_start, window_end, self.result.cpu)
         if self.result.errors:
             raise RuntimeError("; ".join(self.result.errors) + log_tail(self.workdir / "logs"))
-        count_portal_units(self.snapshot, entries, self.result)
-        last = last_finished_at(self.snapshot, entries) if self.clock == "system" else None
+        if not self.postgres:
+            self.count(entries, lambda sql: rows_of(self.snapshot, sql))
+        return self.result
+
+    def cpu(self, pids: dict[str, int]) -> dict[str, float]:
+        used = cpu_seconds(pids, alone=("bench clients",))
+        if self.postgres:
+            used["postgresql server"] = postgres_cpu()
+        return used
+
+    def count(self, entries: list[Entry], rows: Any) -> None:
+        count_portal_units(rows, entries, self.result)
+        last = last_finished_at(rows, entries) if self.clock == "system" else None
         if last is not None:  # the run ends when the last consignment finished, not when a poll saw it
             self.result.polled_seconds = self.result.seconds
             self.result.seconds = (last - self.started_at).total_seconds()
-        return self.result
 
     def throughput(self, entries: list[Entry], inbox_users: list[str], clients: int, timeout: float) -> None:
         """Register every consignment and work every user task, with ``clients`` threads polling inboxes."""
@@ -613,19 +652,21 @@ class Portal:
     # measured completions then waited behind.
     _OPEN = "SELECT declaration_no FROM consignments WHERE status IN ('registered', 'in_progress')"
 
-    def _read_only(self) -> sqlite3.Connection:
-        return sqlite3.connect(f"file:{self.db_path}?mode=ro", uri=True, timeout=30)
+    def rows(self, sql: str) -> list[tuple]:
+        """Read the live database (read-only on SQLite, where WAL lets it read beside the writers)."""
+        if self.postgres:
+            return self.postgres.rows(sql)
+        with closing(sqlite3.connect(f"file:{self.db_path}?mode=ro", uri=True, timeout=30)) as db:
+            return db.execute(sql).fetchall()
 
     def any_open(self) -> bool:
         """Whether any consignment is registered or in progress (this run's are the database's only ones)."""
         self.result.status_polls += 1
-        with closing(self._read_only()) as db:
-            return db.execute(self._OPEN + " LIMIT 1").fetchone() is not None
+        return bool(self.rows(self._OPEN + " LIMIT 1"))
 
     def still_open(self, pending: set[str]) -> set[str]:
         self.result.status_polls += 1
-        with closing(self._read_only()) as db:
-            return pending & {row[0] for row in db.execute(self._OPEN)}
+        return pending & {row[0] for row in self.rows(self._OPEN)}
 
     def one_at_a_time(self, entries: list[Entry], users: dict[str, list[str]], timeout: float) -> None:
         """Drive a few more consignments alone, each to its end, to time completion calls on a quiet
@@ -655,7 +696,51 @@ class Portal:
             self.result.idle_count += 1
 
 
-def count_portal_units(db_path: Path, entries: list[Entry], result: PortalRun) -> None:
+def rows_of(db_path: Path, sql: str) -> list[tuple]:
+    with closing(sqlite3.connect(db_path)) as conn:
+        return conn.execute(sql).fetchall()
+
+
+class PostgresDatabase:
+    """A database of its own for one run on the PostgreSQL server of ``admin_url``, dropped afterwards."""
+
+    def __init__(self, admin_url: str) -> None:
+        import sqlalchemy as sa
+
+        self.admin_url = admin_url
+        self.name = f"portal_bench_{os.getpid()}"
+        self.url = admin_url.rsplit("/", 1)[0] + "/" + self.name
+        self._sa = sa
+        self._engine = None
+
+    def _admin(self, sql: str) -> None:
+        engine = self._sa.create_engine(self.admin_url, isolation_level="AUTOCOMMIT")
+        try:
+            with engine.connect() as conn:
+                conn.execute(self._sa.text(sql))
+        finally:
+            engine.dispose()
+
+    def create(self) -> None:
+        self._admin(f"DROP DATABASE IF EXISTS {self.name} WITH (FORCE)")
+        self._admin(f"CREATE DATABASE {self.name}")
+
+    def rows(self, sql: str) -> list[tuple]:
+        if self._engine is None:
+            self._engine = self._sa.create_engine(self.url, isolation_level="AUTOCOMMIT", pool_size=1)
+        with self._engine.connect() as conn:
+            return [tuple(row) for row in conn.exec_driver_sql(sql)]
+
+    def version(self) -> str:
+        return str(self.rows("SHOW server_version")[0][0]).split()[0]
+
+    def drop(self) -> None:
+        if self._engine is not None:
+            self._engine.dispose()
+        self._admin(f"DROP DATABASE IF EXISTS {self.name} WITH (FORCE)")
+
+
+def count_portal_units(rows: Any, entries: list[Entry], result: PortalRun) -> None:
     """Count, from the database, the same units as (a): user tasks completed, service-task jobs done by
     the worker (timeline rows), and port callbacks received (``message_received`` audit events)."""
     queries = {
@@ -668,13 +753,12 @@ def count_portal_units(db_path: Path, entries: list[Entry], result: PortalRun) -
         "GROUP BY consignment_id",
     }
     by_consignment: Counter = Counter()
-    with sqlite3.connect(db_path) as conn:
-        ids = dict(conn.execute("SELECT declaration_no, id FROM consignments"))
-        statuses = dict(conn.execute("SELECT declaration_no, status FROM consignments"))
-        for kind, sql in queries.items():
-            for consignment_id, count in conn.execute(sql):
-                result.units[kind] += count
-                by_consignment[consignment_id] += count
+    ids = dict(rows("SELECT declaration_no, id FROM consignments"))
+    statuses = dict(rows("SELECT declaration_no, status FROM consignments"))
+    for kind, sql in queries.items():
+        for consignment_id, count in rows(sql):
+            result.units[kind] += count
+            by_consignment[consignment_id] += count
     for entry in entries:
         result.per_consignment[entry.number] = by_consignment.get(ids.get(entry.number), 0)
         result.outcomes[entry.number] = statuses.get(entry.number, "missing")
@@ -682,16 +766,15 @@ def count_portal_units(db_path: Path, entries: list[Entry], result: PortalRun) -
             result.unfinished.append(entry.number)
 
 
-def last_finished_at(db_path: Path, entries: list[Entry]) -> datetime | None:
+def last_finished_at(rows: Any, entries: list[Entry]) -> datetime | None:
     """When the last of ``entries`` finished, from its ``finished_at`` (the system clock, UTC); None while
     one of them has not."""
-    with sqlite3.connect(db_path) as conn:
-        finished = dict(conn.execute("SELECT declaration_no, finished_at FROM consignments"))
-    conn.close()
+    finished = dict(rows("SELECT declaration_no, finished_at FROM consignments"))
     marks = [finished.get(e.number) for e in entries]
     if not marks or None in marks:
         return None
-    return max(datetime.fromisoformat(m).replace(tzinfo=UTC) for m in marks)
+    moments = [m if isinstance(m, datetime) else datetime.fromisoformat(m) for m in marks]
+    return max(m.replace(tzinfo=UTC) if m.tzinfo is None else m.astimezone(UTC) for m in moments)
 
 
 def log_tail(log_dir: Path) -> str:
@@ -745,8 +828,11 @@ class Storage:
     consignments: int
     growth: dict[str, tuple[int, int, int]]  # table -> (page bytes, payload bytes, rows) the run added
     state_bytes: list[int]  # compressed process_instances.state of each finished consignment
+    measured: bool = True  # False on PostgreSQL: the target is set on SQLite's file
 
     def per_consignment(self, column: int = 0) -> float:
+        if not self.measured:
+            return float("nan")
         return sum(v[column] for v in self.growth.values()) / self.consignments
 
 
@@ -889,12 +975,13 @@ def report(args, memory: MemoryRun, portal: PortalRun, storage: Storage, inbox_u
 
     lines = [
         f"Throughput: {n} consignments (config/demo_consignments.json repeated, seed {args.seed}); "
-        f"{os.cpu_count()} CPUs, Python {platform.python_version()}, SQLite {sqlite3.sqlite_version}",
+        f"{os.cpu_count()} CPUs, Python {platform.python_version()}, {database_name(args)} "
+        f"{getattr(args, 'database_version', '')}",
         f"1-minute load average before the run {args.load_before:.2f}, after {os.getloadavg()[0]:.2f} "
         "(figures from a machine busy with other work are not comparable)",
         "",
         f"{'':40}{'(a) SpiffWorkflow':>20}{'(b) portal, HTTP':>20}",
-        f"{'':40}{'in memory':>20}{'SQLite':>20}",
+        f"{'':40}{'in memory':>20}{database_name(args):>20}",
     ]
     for kind in ("user task", "service task", "message"):
         lines.append(f"{'  ' + kind + 's completed':40}{memory.units[kind]:>20}{portal.units[kind]:>20}")
@@ -921,7 +1008,7 @@ def report(args, memory: MemoryRun, portal: PortalRun, storage: Storage, inbox_u
         f"{args.clock} clock: "
         f"{finished}/{n} finished, {len(loaded)} completion calls, "
         f"{portal.polls_in_b[0]} inbox polls of {len(inbox_users)} users, "
-        f"{portal.polls_in_b[1]} status checks (read-only SQL)"
+        f"{portal.polls_in_b[1]} status checks (SQL, beside the portal)"
         + (f", {portal.sweeps} stall sweep(s)" if portal.sweeps else ""),
     ]
     same = memory.per_consignment == portal.per_consignment
@@ -967,7 +1054,18 @@ def report(args, memory: MemoryRun, portal: PortalRun, storage: Storage, inbox_u
             lines.append(f"{'  ' + name:36}{seconds * 1000 / b_total:>8.2f} ms{seconds / total_cpu:>8.0%}")
         lines.append(f"{'  all':36}{total_cpu * 1000 / b_total:>8.2f} ms")
         lines += split_lines(portal.split, total_cpu, headline)
-    lines += [
+    lines += storage_lines(storage, stored) + targets(ratio, median, p95, stored, storage)
+    return "\n".join(lines)
+
+
+def database_name(args) -> str:
+    return "PostgreSQL" if getattr(args, "database", "sqlite") == "postgresql" else "SQLite"
+
+
+def storage_lines(storage: Storage, stored: float) -> list[str]:
+    if not storage.measured:
+        return ["", "Stored bytes per finished consignment: measured on SQLite only (the target's database)."]
+    lines = [
         "",
         f"Stored bytes per finished consignment: SQLite dbstat after VACUUM, growth over the freshly "
         f"initialized database / {storage.consignments} (tables include their indexes):",
@@ -989,22 +1087,29 @@ def report(args, memory: MemoryRun, portal: PortalRun, storage: Storage, inbox_u
         lines.append(
             "  (pages are 4096 B: with few consignments the page figures are coarse; payload is exact)"
         )
+    return lines
 
+
+def targets(ratio: float, median: float, p95: float, stored: float, storage: Storage) -> list[str]:
     def verdict(ok: bool) -> str:
         return "met" if ok else "NOT met"
 
-    lines += [
+    stored_line = (
+        f"  stored per finished consignment  {stored / 1000:>8.1f} KB  "
+        f"target <= {TARGET_BYTES / 1000:.0f} KB   "
+        f"{verdict(stored <= TARGET_BYTES)}   (1 KB = 1000 B)"
+        if storage.measured
+        else "  stored per finished consignment  (SQLite only)"
+    )
+    return [
         "",
         "Targets:",
         f"  ratio b/a                        {ratio:>8.3f}     target >= {TARGET_RATIO:<6}  "
         f"{verdict(ratio >= TARGET_RATIO)}",
         f"  median completion call           {median:>8.1f} ms  target <= {TARGET_MEDIAN_MS:.0f} ms   "
         f"{verdict(median <= TARGET_MEDIAN_MS)}   (p95 {p95:.1f} ms)",
-        f"  stored per finished consignment  {stored / 1000:>8.1f} KB  "
-        f"target <= {TARGET_BYTES / 1000:.0f} KB   "
-        f"{verdict(stored <= TARGET_BYTES)}   (1 KB = 1000 B)",
+        stored_line,
     ]
-    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -1028,6 +1133,18 @@ def main(argv: list[str] | None = None) -> int:
         default="system",
         help="the portal's clock in (b): the system clock, as deployed (default), or the simulated clock of "
         "the demo and the tests, which every command and worker poll reads from the database",
+    )
+    parser.add_argument(
+        "--database",
+        choices=("sqlite", "postgresql"),
+        default="sqlite",
+        help="(b)'s database: embedded SQLite (default; the issue's targets are set on it) or a fresh "
+        "database on the PostgreSQL server of --postgres-url (its CPU is counted; storage is not measured)",
+    )
+    parser.add_argument(
+        "--postgres-url",
+        default=os.environ.get("PORTAL_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"),
+        help="an existing database on the server, to create and drop the run's own database from",
     )
     parser.add_argument("--timeout", type=float, default=900.0, help="give up (b) after this many seconds")
     parser.add_argument("--keep", action="store_true", help="keep the temporary database and logs")
@@ -1059,12 +1176,21 @@ def main(argv: list[str] | None = None) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="portal-bench-"))
     try:
         print(f"(b) portal over HTTP: a fresh stack on {workdir} ...", file=sys.stderr, flush=True)
-        portal = Portal(workdir, seed_data, answers, args.clock)
-        result = portal.run(entries, inbox_users, args.clients, args.timeout, quiet, users)
+        postgres_url = args.postgres_url if args.database == "postgresql" else None
+        portal = Portal(workdir, seed_data, answers, args.clock, postgres_url)
+        try:
+            result = portal.run(entries, inbox_users, args.clients, args.timeout, quiet, users)
+            args.database_version = portal.postgres.version() if portal.postgres else sqlite3.sqlite_version
+        finally:
+            if portal.postgres and not args.keep:
+                portal.postgres.drop()
         print("(a) again, after (b) ...", file=sys.stderr, flush=True)
         time_in_memory(entries, compiled.specs, answers, now, args.repeats, memory.seconds_after)
-        storage = measure_storage(
-            portal.snapshot, portal.baseline, args.consignments - len(result.unfinished)
+        finished = args.consignments - len(result.unfinished)
+        storage = (
+            Storage(max(finished, 1), {}, [], measured=False)
+            if portal.postgres
+            else measure_storage(portal.snapshot, portal.baseline, finished)
         )
         print(report(args, memory, result, storage, inbox_users))
         if args.json:
@@ -1076,7 +1202,8 @@ def main(argv: list[str] | None = None) -> int:
             args.json.write_text(json.dumps(headline, indent=2) + "\n", encoding="utf-8")
     finally:
         if args.keep:
-            print(f"kept {workdir}", file=sys.stderr)
+            kept_db = f" and the database {portal.postgres.name}" if args.database == "postgresql" else ""
+            print(f"kept {workdir}{kept_db}", file=sys.stderr)
         else:
             shutil.rmtree(workdir, ignore_errors=True)
     return 0
