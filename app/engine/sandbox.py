@@ -236,9 +236,12 @@ class _GuardWork(ast.NodeTransformer):
         return ast.copy_location(_guard(guard, node.left, node.right), node) if guard else node
 
     def visit_AugAssign(self, node: ast.AugAssign) -> ast.AST:
-        value = ast.BinOp(left=_as_load(node.target), op=node.op, right=node.value)
-        assign = ast.copy_location(ast.Assign(targets=[node.target], value=value), node)
-        return self.visit(ast.fix_missing_locations(assign))
+        # target op= value  ->  target = __sandbox_in_place__("Op", target, value)
+        read = _as_load(node.target)
+        self.generic_visit(node)
+        operands = (ast.Constant(type(node.op).__name__), self.visit(read), node.value)
+        assign = ast.Assign(targets=[node.target], value=_guard("__sandbox_in_place__", *operands))
+        return ast.fix_missing_locations(ast.copy_location(assign, node))
 
     def visit_Compare(self, node: ast.Compare) -> ast.AST:
         self.generic_visit(node)
@@ -297,6 +300,7 @@ _INTERNALS: dict[str, Any] = {
     "__sandbox_sized__": work.sized,
     "__sandbox_text__": work.text,
     "__sandbox_draw__": work.draw,
+    "__sandbox_in_place__": work.in_place,
 }
 
 
@@ -309,12 +313,14 @@ def compile_checked(source: str, mode: str = "eval") -> Any:
     if len(source) > MAX_SCRIPT_CHARS:
         raise SandboxViolation(f"expression longer than {MAX_SCRIPT_CHARS} characters")
     try:
-        with warnings.catch_warnings():  # an analyst's "\d" is not the server log's business
-            warnings.simplefilter("ignore", (SyntaxWarning, DeprecationWarning))
+        # An analyst's "\d" or "x is 1" is not the server log's business (the model check reports errors).
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", SyntaxWarning)
+            warnings.simplefilter("ignore", DeprecationWarning)
             tree = ast.parse(source.strip() if mode == "eval" else source, mode=mode)
-        _Checker().visit(tree)
-        tree = ast.fix_missing_locations(_GuardWork().visit(tree))
-        return compile(tree, "<expression>", mode)
+            _Checker().visit(tree)
+            tree = ast.fix_missing_locations(_GuardWork().visit(tree))
+            return compile(tree, "<expression>", mode)
     except SyntaxError as exc:
         raise SandboxViolation(f"syntax error: {exc.msg} (line {exc.lineno})") from None
     except (RecursionError, MemoryError):

@@ -15,6 +15,7 @@ budget bounds both the time and the memory an evaluation can take.
 
 from __future__ import annotations
 
+import operator
 import threading
 import time
 from typing import Any
@@ -173,41 +174,93 @@ def call_method(obj: Any, name: str, *args: Any, **kwargs: Any) -> Any:
     return result
 
 
-def multiply(a: Any, b: Any) -> Any:
+def _check_multiply(a: Any, b: Any) -> None:
     for seq, times in ((a, b), (b, a)):
         if isinstance(seq, _SEQUENCES) and isinstance(times, int):
             length = len(seq) * times
             if length > MAX_SEQUENCE:
                 raise SandboxViolation(f"repetition longer than {MAX_SEQUENCE} elements")
             charge(max(length, 1))
-            return a * b
+            return
     if isinstance(a, int) and isinstance(b, int) and a.bit_length() + b.bit_length() > MAX_RESULT_BITS:
         raise SandboxViolation(f"product larger than {MAX_RESULT_BITS} bits")
+
+
+def _check_add(a: Any, b: Any) -> None:
+    if isinstance(a, _COLLECTIONS) and isinstance(b, _COLLECTIONS):  # list += dict extends by its keys
+        charge(len(a) + len(b) + 1)
+
+
+def _check_modulo(a: Any, b: Any) -> None:
+    if isinstance(a, (str, bytes)):
+        raise SandboxViolation("'%' formatting of text is not allowed; use an f-string")
+
+
+def _check_power(a: Any, b: Any) -> None:
+    if isinstance(a, int) and isinstance(b, int) and abs(a) > 1 and b * abs(a).bit_length() > MAX_RESULT_BITS:
+        raise SandboxViolation(f"power result larger than {MAX_RESULT_BITS} bits")
+
+
+def _check_shift_left(a: Any, b: Any) -> None:
+    if isinstance(a, int) and isinstance(b, int) and a and abs(a).bit_length() + b > MAX_RESULT_BITS:
+        raise SandboxViolation(f"shift result larger than {MAX_RESULT_BITS} bits")
+
+
+def multiply(a: Any, b: Any) -> Any:
+    _check_multiply(a, b)
     return a * b
 
 
 def add(a: Any, b: Any) -> Any:
-    if isinstance(a, _SEQUENCES) and isinstance(b, _SEQUENCES):
-        charge(len(a) + len(b) + 1)
+    _check_add(a, b)
     return a + b
 
 
 def modulo(a: Any, b: Any) -> Any:
-    if isinstance(a, (str, bytes)):
-        raise SandboxViolation("'%' formatting of text is not allowed; use an f-string")
+    _check_modulo(a, b)
     return a % b
 
 
 def power(a: Any, b: Any) -> Any:
-    if isinstance(a, int) and isinstance(b, int) and abs(a) > 1 and b * abs(a).bit_length() > MAX_RESULT_BITS:
-        raise SandboxViolation(f"power result larger than {MAX_RESULT_BITS} bits")
+    _check_power(a, b)
     return a**b
 
 
 def shift_left(a: Any, b: Any) -> Any:
-    if isinstance(a, int) and isinstance(b, int) and a and abs(a).bit_length() + b > MAX_RESULT_BITS:
-        raise SandboxViolation(f"shift result larger than {MAX_RESULT_BITS} bits")
+    _check_shift_left(a, b)
     return a << b
+
+
+_CHECKS = {
+    "Mult": _check_multiply,
+    "Add": _check_add,
+    "Mod": _check_modulo,
+    "Pow": _check_power,
+    "LShift": _check_shift_left,
+}
+_IN_PLACE = {
+    "Add": operator.iadd,
+    "Sub": operator.isub,
+    "Mult": operator.imul,
+    "Div": operator.itruediv,
+    "FloorDiv": operator.ifloordiv,
+    "Mod": operator.imod,
+    "Pow": operator.ipow,
+    "LShift": operator.ilshift,
+    "RShift": operator.irshift,
+    "BitAnd": operator.iand,
+    "BitOr": operator.ior,
+    "BitXor": operator.ixor,
+}
+
+
+def in_place(op: str, a: Any, b: Any) -> Any:
+    """``a op= b`` as Python does it (a list's ``+=`` extends the same list by any iterable), after the
+    checks and charges of the binary operator."""
+    check = _CHECKS.get(op)
+    if check is not None:
+        check(a, b)
+    return _IN_PLACE[op](a, b)
 
 
 def metered_builtin(function: Any, result_charged: bool = False) -> Any:

@@ -10,6 +10,8 @@ import tracemalloc
 from datetime import UTC, datetime
 
 import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
 from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState
@@ -189,3 +191,104 @@ def test_membership_in_dict_values_is_charged_as_a_scan():
     with pytest.raises(WorkLimitExceeded):
         evaluate("sum(1 for i in range(100) if i in table.values())", BIG)
     assert evaluate("sum(1 for i in range(1000) if f'k{i}' in table)", BIG) == 1000  # a look-up each
+
+
+# -- property: the rewrite that meters the work does not change what an expression means ------------------
+# Random expressions over task data, evaluated by the sandbox and by plain Python: the same value, or the
+# same kind of error. The only allowed difference is a refusal the sandbox makes on purpose ('%' on text,
+# a product, power or repetition over its caps); the work limit must never be reached by these.
+TASK_DATA = {
+    "n": 7,
+    "m": -3,
+    "f": 2.5,
+    "s": "TCLU2167398",
+    "xs": [3, 1, 2],
+    "d": {"a": 1, "b": 2},
+    "t": (1, "a"),
+    "flag": True,
+    "none": None,
+}
+ATOMS = st.sampled_from([*TASK_DATA, "0", "1", "2", "-1", "'a'", "'TCLU'", "2.0", "[1, 2]", "{'a': 1}", "()"])
+BINARY = ["+", "-", "*", "/", "//", "%", "&", "|", "^", ">>"]
+COMPARE = ["==", "!=", "<", "<=", ">", ">=", "in", "not in", "is", "is not"]
+BUILTINS = ["len", "sum", "min", "max", "sorted", "list", "tuple", "set", "str", "abs", "bool", "int", "any"]
+METHODS = ["upper()", "lower()", "strip()", "split()", "count('a')", "startswith('T')", "get('a')",
+           "keys()", "values()", "items()", "index(1)", "isdigit()"]  # fmt: skip
+
+
+def _compose(inner):
+    two = st.tuples(inner, inner)
+    return st.one_of(
+        st.builds(lambda ab, op: f"({ab[0]} {op} {ab[1]})", two, st.sampled_from(BINARY)),
+        st.builds(lambda a, e: f"({a} ** {e})", inner, st.sampled_from(["0", "1", "2", "3"])),
+        st.builds(lambda a, e: f"({a} << {e})", inner, st.sampled_from(["0", "1", "5"])),
+        st.builds(lambda ab, op: f"({ab[0]} {op} {ab[1]})", two, st.sampled_from(COMPARE)),
+        st.builds(lambda abc: f"({abc[0]} < {abc[1]} <= {abc[2]})", st.tuples(inner, inner, inner)),
+        st.builds(lambda ab, op: f"({ab[0]} {op} {ab[1]})", two, st.sampled_from(["and", "or"])),
+        st.builds(lambda a: f"(not {a})", inner),
+        st.builds(lambda abc: f"({abc[0]} if {abc[1]} else {abc[2]})", st.tuples(inner, inner, inner)),
+        st.builds(lambda ab: f"{ab[0]}[{ab[1]}]", two),
+        st.builds(lambda abc: f"{abc[0]}[{abc[1]}:{abc[2]}]", st.tuples(inner, inner, inner)),
+        st.builds(lambda b, a: f"{b}({a})", st.sampled_from(BUILTINS), inner),
+        st.builds(lambda a, meth: f"{a}.{meth}", inner, st.sampled_from(METHODS)),
+        st.builds(lambda ab: f"[v for v in {ab[0]} if v != {ab[1]}]", two),
+        st.builds(lambda ab: f"[({ab[0]}, v) for v in {ab[1]}]", two),
+        st.builds(lambda a: f"{{v: 1 for v in {a}}}", inner),
+        st.builds(lambda a: f"sum(1 for v in {a} for w in {a})", inner),
+        st.builds(lambda a: f"f'<{{{a}}}>'", inner),
+        st.builds(lambda a: f"f'{{{a}!r}}'", inner),
+        st.builds(lambda a: f"[{a}, {a}]", inner),
+    )
+
+
+EXPRESSIONS = st.recursive(ATOMS, _compose, max_leaves=8)
+
+
+ON_PURPOSE = ("'%' formatting of text", "product larger", "repetition longer", "power result", "shift result")
+
+
+def _outcome(run):
+    try:
+        return "value", run()
+    except SyntaxError:
+        return "error", "SyntaxError"
+    except WorkLimitExceeded as exc:
+        return "work limit", str(exc)  # never right for these few-leaf expressions
+    except SandboxViolation as exc:
+        if str(exc).startswith("syntax error"):
+            return "error", "SyntaxError"
+        assert str(exc).startswith(ON_PURPOSE), exc
+        return "refused", str(exc)
+    except Exception as exc:  # noqa: BLE001 - the kind of error is what is compared
+        return "error", type(exc).__name__
+
+
+@pytest.mark.filterwarnings("ignore::hypothesis.errors.HypothesisWarning")  # the strategy's long repr
+@pytest.mark.filterwarnings("ignore::SyntaxWarning")  # plain Python's compile() of the reference
+@settings(max_examples=500, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
+@given(source=EXPRESSIONS)
+def test_a_metered_expression_means_what_it_means_in_plain_python(source):
+    metered = _outcome(lambda: evaluate(source, TASK_DATA))
+    assume(metered[0] != "refused")  # a refusal on purpose (checked in _outcome): plain Python may differ
+    plain = _outcome(lambda: eval(source, {**TASK_DATA}))  # noqa: S307 - the reference
+    assert metered == plain, source
+
+
+@pytest.mark.filterwarnings("ignore::hypothesis.errors.HypothesisWarning")
+@pytest.mark.filterwarnings("ignore::SyntaxWarning")
+@settings(max_examples=200, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    first=EXPRESSIONS,
+    second=EXPRESSIONS,
+    op=st.sampled_from(["+=", "-=", "*=", "//=", "|=", "%="]),
+    target=st.sampled_from(["v", "box[0]", "box[1:2]", "dd['a']"]),
+)
+def test_a_metered_augmented_assignment_means_what_it_means_in_plain_python(first, second, op, target):
+    script = f"v = {first}\nbox = [v, v]\ndd = {{'a': v}}\n{target} {op} {second}\nresult = [v, box, dd]"
+    metered_data, plain_data = dict(TASK_DATA), dict(TASK_DATA)
+    metered = _outcome(lambda: execute(script, metered_data))
+    assume(metered[0] != "refused")
+    plain = _outcome(lambda: exec(script, plain_data))  # noqa: S102 - the reference
+    assert metered[0] == plain[0] and (metered[0] == "value" or metered == plain), script
+    if metered[0] == "value":
+        assert metered_data["result"] == plain_data["result"], script
