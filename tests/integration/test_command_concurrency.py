@@ -9,15 +9,27 @@ import random
 import threading
 import time
 from dataclasses import dataclass, field
+from datetime import datetime
 
-from sqlalchemy import func, select
+import pytest
+from sqlalchemy import func, select, text
 
 from app.consignments.registration import parse_registration
+from app.db import POSTGRES_WRITE_LOCK
 from app.demo import demo_consignments
 from app.engine.audit import verify_chain
-from app.engine.commands import RegisterConsignment
-from app.models import Consignment
-from tests.procedure import actor
+from app.engine.commands import DetectStalledConsignments, RegisterConsignment
+from app.models import AuditEvent, AuditHead, Consignment, Escalation
+from app.services import build_portal
+from tests.procedure import actor, trader_registers
+
+
+@pytest.fixture
+def second_portal(portal, clock):
+    """Another process's executor, caches and connections on the same database (a second worker)."""
+    services = build_portal(portal.settings, clock=clock)
+    yield services
+    services.close()
 
 
 @dataclass
@@ -126,3 +138,75 @@ def test_eighty_traders_registering_from_sixteen_threads_all_get_their_consignme
     with portal.db.session() as session:
         assert session.scalar(select(func.count()).select_from(Consignment)) == 80
     assert chain_holds(portal)
+
+
+@dataclass
+class RecordOnce:
+    """A pessimistic command that reads, thinks a moment, then writes what it read decided: record the
+    ``probe`` event unless one exists. Run twice at once, exactly one may record it."""
+
+    recorded: bool = False
+
+    def execute(self, ctx) -> None:  # noqa: ANN001
+        seen = ctx.session.scalar(select(func.count()).where(AuditEvent.action == "probe_once"))
+        time.sleep(0.2)  # the other command reads meanwhile, unless it waits for this one
+        if not seen:
+            ctx.record(None, "probe_once", {})
+            self.recorded = True
+
+
+def test_two_pessimistic_commands_at_once_each_see_what_the_other_wrote(portal):
+    # SQLite's write lock makes a pessimistic command wait for the other from its start; on PostgreSQL
+    # the executor takes the portal's write lock (an advisory lock) the same way. Without it both read
+    # "none yet" and both wrote, as two workers' stalled-consignment scans would.
+    commands = [RecordOnce(), RecordOnce()]
+
+    assert from_threads(portal.execute, commands, threads=2) == []
+
+    assert sorted(c.recorded for c in commands) == [False, True]
+    with portal.db.session() as session:
+        assert session.scalar(select(func.count()).where(AuditEvent.action == "probe_once")) == 1
+
+
+def test_two_workers_scanning_for_stalled_consignments_at_once_raise_one_escalation(
+    portal, second_portal, clock
+):
+    number = trader_registers(portal, "C01")
+    clock.set(datetime.fromisoformat("2026-12-09T10:00:00+07:00"))  # idle for two working days
+    scans = [(portal, DetectStalledConsignments()), (second_portal, DetectStalledConsignments())]
+
+    assert from_threads(lambda scan: scan[0].execute(scan[1]), scans, threads=2) == []
+
+    with portal.db.session() as session:
+        kinds = list(
+            session.scalars(
+                select(Escalation.kind).join(Consignment).where(Consignment.declaration_no == number)
+            )
+        )
+    assert kinds == ["stalled"]
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_an_optimistic_command_takes_the_write_lock_before_it_locks_any_row(portal):
+    """Its plain reads take nothing; its first ``FOR UPDATE`` read (the audit head, a working copy) takes
+    the write lock first, so no command holds a row lock while it waits for the write lock, and none can
+    deadlock with one that holds the write lock and waits for that row."""
+
+    def write_lock_is_free() -> bool:
+        with portal.db.engine.connect() as other:
+            return bool(other.scalar(text(f"SELECT pg_try_advisory_xact_lock({POSTGRES_WRITE_LOCK})")))
+
+    session = portal.db.late_lock_session()
+    with session.begin():
+        session.scalar(select(AuditHead.last_id))
+        assert write_lock_is_free()
+        session.scalar(select(AuditHead.last_id).with_for_update())
+        assert not write_lock_is_free()
+    session.close()
+    assert write_lock_is_free()
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_a_lock_wait_on_postgresql_gives_up_after_thirty_seconds_as_on_sqlite(portal):
+    with portal.db.engine.connect() as connection:
+        assert connection.scalar(text("SHOW lock_timeout")) == "30s"
