@@ -10,9 +10,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 # ``write_transaction`` execution option: True takes the write lock when the transaction begins;
 # LOCK_AT_FIRST_WRITE reads first and takes it only right before the first INSERT/UPDATE/DELETE.
-# On SQLite the write lock is the database's own (BEGIN IMMEDIATE); on PostgreSQL it is the portal's
-# advisory lock below, held to the end of the transaction, so commands' writes take turns there exactly as
-# they do on SQLite while their reads and CPU work overlap.
+# On SQLite the write lock is the database's own (BEGIN IMMEDIATE). On PostgreSQL, True takes the portal's
+# advisory lock below, held to the end of the transaction; LOCK_AT_FIRST_WRITE takes nothing (row locks
+# and revision checks guard those writes, see ``_configure_postgresql``).
 LOCK_AT_FIRST_WRITE = "at_first_write"
 WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE")
 LOCK_WAIT_MS = 30_000
@@ -47,37 +47,21 @@ def make_engine(url: str, **kwargs: object) -> Engine:
 
 
 def _configure_postgresql(engine: Engine) -> None:
-    """Commands' writes take turns on PostgreSQL as on SQLite (see ``LOCK_AT_FIRST_WRITE``).
+    """Pessimistic commands take turns on PostgreSQL as on SQLite; optimistic ones do not wait for them.
 
-    Why one lock and not only the revision columns: the audit trail is one hash chain, so every command
-    queues at its end anyway; a pessimistic command (stalled-consignment scan, deploy, PKI) decides from
-    reads that no revision column guards, and must see what the command before it wrote; and one lock
-    taken before any row lock leaves no order in which two commands could deadlock."""
+    A session opened with ``write_transaction=True`` takes the portal's advisory lock when it begins, before
+    any read: a pessimistic command (stalled-consignment scan, deploy, claiming jobs, PKI) decides from
+    reads that no revision column guards, so it must see what the one before it wrote. An optimistic
+    command (``LOCK_AT_FIRST_WRITE``) never takes it: its decisions rest on rows its revision-checked writes
+    and row locks guard, and a lost race runs it again pessimistically. Serializing their writes too, as
+    SQLite must, cost 18 % of PostgreSQL's throughput in bench/throughput.py. No deadlock through the lock:
+    a holder took it before any row lock, and a session that holds row locks without it never waits for it.
+    """
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn):  # noqa: ANN001
-        mode = conn.get_execution_options().get("write_transaction")
-        if mode == LOCK_AT_FIRST_WRITE:
-            conn.info["write_lock_pending"] = True
-        elif mode:
-            conn.info["write_lock_pending"] = False
+        if conn.get_execution_options().get("write_transaction") is True:
             conn.exec_driver_sql(_TAKE_POSTGRES_WRITE_LOCK)
-
-    @event.listens_for(engine, "before_cursor_execute")
-    def _on_statement(conn, cursor, statement, parameters, context, executemany):  # noqa: ANN001
-        if conn.info.get("write_lock_pending") and _takes_row_locks(statement):
-            conn.info["write_lock_pending"] = False
-            cursor.execute(_TAKE_POSTGRES_WRITE_LOCK)
-
-    @event.listens_for(engine, "commit")
-    @event.listens_for(engine, "rollback")
-    def _on_end(conn):  # noqa: ANN001
-        conn.info.pop("write_lock_pending", None)
-
-
-def _takes_row_locks(statement: str) -> bool:
-    """A write, or a read that locks rows (``FOR UPDATE``): the write lock must come before either."""
-    return statement.lstrip()[:7].upper().startswith(WRITES) or " FOR UPDATE" in statement
 
 
 def _configure_sqlite(engine: Engine) -> None:
@@ -107,7 +91,7 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "before_cursor_execute")
     def _on_statement(conn, cursor, statement, parameters, context, executemany):  # noqa: ANN001
-        if conn.info.get("write_lock_pending") and _takes_row_locks(statement):
+        if conn.info.get("write_lock_pending") and statement.lstrip()[:7].upper().startswith(WRITES):
             # The first write of a lock-late transaction: leave the read snapshot and queue for the
             # write lock. What was read before is checked by the writes themselves (revision columns).
             conn.info["write_lock_pending"] = False
@@ -129,9 +113,9 @@ class Database:
     """Hold the engine plus the session factories: for commands (writes) and for queries.
 
     ``write_session`` holds the write lock for the whole transaction (on SQLite from BEGIN IMMEDIATE, on
-    PostgreSQL the portal's advisory lock); ``late_lock_session`` reads without it and takes it at the
-    first write, for commands whose reads are re-checked when they write (the process instance's
-    revision).
+    PostgreSQL the portal's advisory lock); ``late_lock_session`` is for commands whose reads are
+    re-checked when they write (the process instance's revision): it reads without the lock and, on
+    SQLite, takes it at the first write; on PostgreSQL its row locks are enough.
     """
 
     def __init__(self, url: str, **engine_kwargs: object) -> None:

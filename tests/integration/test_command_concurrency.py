@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select, text, update
 
 from app.consignments.registration import parse_registration
 from app.db import POSTGRES_WRITE_LOCK
@@ -187,23 +187,30 @@ def test_two_workers_scanning_for_stalled_consignments_at_once_raise_one_escalat
 
 
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
-def test_an_optimistic_command_takes_the_write_lock_before_it_locks_any_row(portal):
-    """Its plain reads take nothing; its first ``FOR UPDATE`` read (the audit head, a working copy) takes
-    the write lock first, so no command holds a row lock while it waits for the write lock, and none can
-    deadlock with one that holds the write lock and waits for that row."""
+def test_on_postgresql_a_pessimistic_command_holds_the_write_lock_and_an_optimistic_one_never_waits_for_it(
+    portal,
+):
+    """A pessimistic command's session holds the portal's advisory lock from its start to its end; an
+    optimistic one's reads, row locks and writes take none of it, so it never waits for the lock while it
+    holds a row lock, and no two commands can deadlock through it."""
 
     def write_lock_is_free() -> bool:
         with portal.db.engine.connect() as other:
             return bool(other.scalar(text(f"SELECT pg_try_advisory_xact_lock({POSTGRES_WRITE_LOCK})")))
 
-    session = portal.db.late_lock_session()
-    with session.begin():
-        session.scalar(select(AuditHead.last_id))
-        assert write_lock_is_free()
-        session.scalar(select(AuditHead.last_id).with_for_update())
+    pessimistic = portal.db.write_session()
+    with pessimistic.begin():
+        pessimistic.scalar(select(AuditHead.last_id))
         assert not write_lock_is_free()
-    session.close()
+    pessimistic.close()
     assert write_lock_is_free()
+
+    optimistic = portal.db.late_lock_session()
+    with optimistic.begin():
+        optimistic.scalar(select(AuditHead.last_id).with_for_update())
+        optimistic.execute(update(AuditHead).values(last_id=AuditHead.last_id))
+        assert write_lock_is_free()
+    optimistic.close()
 
 
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
