@@ -9,19 +9,22 @@ import random
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import pytest
+import requests
 from sqlalchemy import func, select, text, update
 
 from app.consignments.registration import parse_registration
 from app.db import POSTGRES_WRITE_LOCK
 from app.demo import demo_consignments
 from app.engine.audit import verify_chain
-from app.engine.commands import DetectStalledConsignments, RegisterConsignment
+from app.engine.commands import DetectStalledConsignments, FireDueTimers, RegisterConsignment
+from app.engine.executor import CommandContext
 from app.models import AuditEvent, AuditHead, Consignment, Escalation
 from app.services import build_portal
-from tests.procedure import actor, trader_registers
+from tests.concurrency import at_once, meet_before
+from tests.procedure import actor, open_work_items, trader_registers
 
 
 @pytest.fixture
@@ -217,3 +220,44 @@ def test_on_postgresql_a_pessimistic_command_holds_the_write_lock_and_an_optimis
 def test_a_lock_wait_on_postgresql_gives_up_after_thirty_seconds_as_on_sqlite(portal):
     with portal.db.engine.connect() as connection:
         assert connection.scalar(text("SHOW lock_timeout")) == "30s"
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_two_workers_firing_the_same_due_timer_at_once_fire_it_once_and_the_other_skips_it(
+    portal, second_portal, worker, simulators, clock, monkeypatch
+):
+    """Workers claim due timers with ``FOR UPDATE SKIP LOCKED`` (PostgreSQL): the second one passes over
+    the instance the first is firing instead of restoring its workflow too and losing the race at the end
+    (the timer stays due for its next pass if the first one fails). Both are made to meet after the
+    claim, up to 2 s: with the lock the second never gets there."""
+    requests.post(simulators.urls["port"] + "/_sim/fail", json={"mode": "error"}, timeout=5)
+    number = trader_registers(portal, "C02")
+    for _ in range(3):
+        worker.run_due_jobs()  # the port is down: its move stays pending, the 12-hour SLA runs
+    clock.advance(timedelta(hours=12, minutes=1))
+    with portal.db.session() as session:
+        instance_id = session.scalar(
+            select(Consignment.instance_id).where(Consignment.declaration_no == number)
+        )
+    loads: list[int] = []
+    original_load = CommandContext.load
+
+    def counted_load(ctx, consignment):  # noqa: ANN001
+        loads.append(consignment.id)
+        return original_load(ctx, consignment)
+
+    monkeypatch.setattr(CommandContext, "load", counted_load)
+    meet_before(monkeypatch, CommandContext, "load")
+
+    try:
+        fired = at_once(
+            lambda: portal.execute(FireDueTimers(instance_id)),
+            lambda: second_portal.execute(FireDueTimers(instance_id)),
+        )
+    finally:
+        requests.post(simulators.urls["port"] + "/_sim/fail", json={"mode": "ok"}, timeout=5)
+
+    assert sorted(fired) == [False, True]
+    assert len(loads) == 1  # the skipping worker restored nothing
+    escalations = [w.step_id for w in open_work_items(portal, number) if w.escalation]
+    assert escalations == ["escalate_port_move"]

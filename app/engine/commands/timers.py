@@ -23,7 +23,11 @@ class FireDueTimers:
     instance_id: int
 
     def execute(self, ctx: CommandContext) -> bool:
-        row = ctx.session.get(ProcessInstance, self.instance_id)
+        # Claimed like a job: a worker passes over an instance another worker is firing (PostgreSQL; on
+        # SQLite the clause is not rendered and the revision check settles it). Its timer stays due, so
+        # the next pass fires it if that worker failed.
+        claim = select(ProcessInstance).where(ProcessInstance.id == self.instance_id)
+        row = ctx.session.scalar(claim.with_for_update(skip_locked=True))
         if row is None or row.next_timer_at is None or row.next_timer_at > ctx.now:
             return False
         consignment = ctx.session.scalar(select(Consignment).where(Consignment.instance_id == row.id))
