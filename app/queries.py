@@ -27,6 +27,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session, undefer
 
 from app.access import PORT_TOPIC_PREFIX, SEE_ALL_ROLES, SUPERVISOR_ROLES, terminal_branches
+from app.engine import stalling
 from app.engine.executor import Actor
 from app.engine.working_time import WorkingCalendar
 from app.models import (
@@ -318,23 +319,29 @@ def consignment_clock(
 ) -> dict[str, Any]:
     """When the consignment last moved and when the system acts on it next, if nobody does first:
     ``next_timer_at``, the workflow's next timer (an SLA deadline or a wait); ``stalled_at``, the moment it
-    counts as stalled (``None`` once it is, or when it has finished)."""
+    counts as stalled (``app.engine.stalling``; ``None`` once it is, or when it has finished)."""
     running = c.status in RUNNING
     stalled_now = (
         select(Escalation.id)
         .where(
-            Escalation.consignment_id == c.id, Escalation.kind == "stalled", Escalation.resolved_at.is_(None)
+            Escalation.consignment_id == c.id,
+            Escalation.kind == stalling.STALLED,
+            Escalation.resolved_at.is_(None),
         )
         .exists()
     )
     row = session.execute(
-        select(ProcessInstance.next_timer_at, stalled_now).where(ProcessInstance.id == c.instance_id)
+        select(ProcessInstance.next_timer_at, stalled_now, stalling.last_deadline_escalation(c.id)).where(
+            ProcessInstance.id == c.instance_id
+        )
     ).first()
-    next_timer, stalled = row if row is not None else (None, False)
+    next_timer, stalled, last_escalated = row if row is not None else (None, False, None)
     stalled = running and stalled
     stalled_at = None
-    if running and not stalled and c.last_activity_at is not None:
-        stalled_at = calendar.add_working_hours(c.last_activity_at, stalled_after_hours).isoformat()
+    if running and not stalled:
+        since = stalling.idle_since(c.last_activity_at, last_escalated, next_timer)
+        if since is not None:
+            stalled_at = calendar.add_working_hours(since, stalled_after_hours).isoformat()
     return {
         "last_activity_at": c.last_activity_at.isoformat() if c.last_activity_at else None,
         "next_timer_at": next_timer.isoformat() if running and next_timer else None,

@@ -103,8 +103,14 @@ def test_at_a_realistic_pace_late_parties_raise_exactly_the_sla_escalations_they
         for event in body["timeline"]:
             if event["kind"] == "escalation" and event["step_id"] == "stalled":
                 assert event["detail"]["idle_working_hours"] >= 16
+        # Every other party acts within 8 working hours and the agency's wait is guarded by its deadline:
+        # a consignment is stalled only after its result ran late (app.engine.stalling), never before.
+        if "stalled" in raised[c["id"]]:
+            assert late_result, c["id"]
+            assert raised[c["id"]].index("escalate_result_overdue") < raised[c["id"]].index("stalled")
         done = {t["step_id"]: t for t in body["timeline"] if t["kind"] == "task"}
         assert done["publish_result"]["working_hours"] >= 0.15 * calendar.hours_per_day  # not at once
     assert sum(summary.escalations.values()) == sum(len(r) for r in raised.values())
     assert summary.escalations.get("result", 0) >= 1  # seed 2016 makes some agencies late
+    assert summary.escalations.get("stalled", 0) >= 1  # and one of them more than 16 hours late
     assert summary.mean_clearance_hours > 10

@@ -213,11 +213,21 @@ def test_a_consignment_says_when_it_will_count_as_stalled_and_when_its_next_time
     body = read()
     assert datetime.fromisoformat(body["next_timer_at"]) == ict("2026-12-08T17:00:00")  # the result's SLA
     assert [t["due_at"] for t in body["open_tasks"]] == [body["next_timer_at"]]
-    assert datetime.fromisoformat(body["stalled_at"]) == ict("2026-12-08T15:30:00")  # 8 h + 8 h from 09:00
+    # Waiting for the agency within its deadline is not stalling: idle time counts from the deadline, and
+    # 16 working hours after Tuesday 17:00 are Wednesday 07:30-17:00 and Thursday 07:30-14:00.
+    assert datetime.fromisoformat(body["stalled_at"]) == ict("2026-12-10T14:00:00")
 
-    clock.set(ict("2026-12-08T15:29:00"))
+    clock.set(ict("2026-12-08T16:59:00"))  # 16 working hours after the sampling, an hour before the SLA
     assert portal.execute(DetectStalledConsignments()) == 0
-    clock.set(ict("2026-12-08T15:31:00"))
+    clock.set(ict("2026-12-08T17:01:00"))
+    worker.fire_due_timers()  # the deadline escalates; the managers hear of it once, not twice
+    assert [e["kind"] for e in escalations_seen_by(live_portal, "manager.02ci")] == ["result_overdue"]
+    assert portal.execute(DetectStalledConsignments()) == 0
+    assert datetime.fromisoformat(read()["stalled_at"]) == ict("2026-12-10T14:00:00")
+
+    clock.set(ict("2026-12-10T13:59:00"))
+    assert portal.execute(DetectStalledConsignments()) == 0
+    clock.set(ict("2026-12-10T14:01:00"))  # nothing happened for 16 working hours after the escalation
     assert portal.execute(DetectStalledConsignments()) == 1
     body = read()
     assert body["stalled_at"] is None  # stalled now: nothing more to wait for

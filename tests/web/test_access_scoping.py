@@ -2,9 +2,10 @@
 
 The route list is read from the application itself, so a new route fails this test until it is classified
 below. Two traders' consignments take part, routed to two agencies and two customs branches, one with an
-incident, an escalation and both stalled, so no check passes on an empty page. Each user must see exactly
-its own organization's items, another organization's items are absent (404, or 403 for a page its role
-never opens), and every action on another organization's work is refused and changes nothing."""
+incident, each with an escalation and both stalled, so no check passes on an empty page. Each user must
+see exactly its own organization's items, another organization's items are absent (404, or 403 for a
+page its role never opens), and every action on another organization's work is refused and changes
+nothing."""
 
 from __future__ import annotations
 
@@ -58,13 +59,15 @@ both_databases = pytest.mark.parametrize("database_url", ["sqlite", "postgresql"
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x01" * 32
 SEAL_PHOTO = Upload("seal.png", "image/png", PNG)
-# A: demo C01 — trader T01, lead agency RAHO6, Cát Lái (02CI); sampled with a seal photo, result to publish.
+# A: demo C01 — trader T01, lead agency RAHO6, Cát Lái (02CI); sampled with a seal photo, result to publish,
+#    its 10-working-day deadline passed and escalated to 02CI's managers.
 # B: demo C05 registered at Tân Cảng (02CX) — trader T05, lead agency MOIT-FS; the port's system failed
-#    (an incident) and the 12-hour port SLA escalated to 02CX's managers. Both are stalled.
+#    (an incident) and the 12-hour port SLA escalated to 02CX's managers. Both are stalled: nothing
+#    happened for 16 working hours after their escalations.
 ORGS = {"A": {"T01", "RAHO6", "02CI"}, "B": {"T05", "MOIT-FS", "02CX"}}
-# Work items open at the end: "r" A's result to publish (RAHO6's officers), "e" B's port-move escalation
-# (02CX's managers).
-ITEM_ORG = {"r": "RAHO6", "e": "02CX"}
+# Work items open at the end: "r" A's result to publish (RAHO6's officers), "x" A's overdue-result
+# escalation (02CI's managers), "e" B's port-move escalation (02CX's managers).
+ITEM_ORG = {"r": "RAHO6", "x": "02CI", "e": "02CX"}
 
 
 @dataclass(frozen=True)
@@ -91,8 +94,8 @@ USERS = {
     "officer.ppsd2": Sees(),
     "manager.ppsd2": Sees(dashboard="", incidents=""),
     "officer.02ci": Sees("A"),
-    "head.02ci": Sees("A", dashboard="A"),
-    "manager.02ci": Sees("A", dashboard="A", incidents=""),
+    "head.02ci": Sees("A", team="x", opens="x", dashboard="A"),
+    "manager.02ci": Sees("A", inbox="x", team="x", opens="x", dashboard="A", incidents=""),
     "officer.02cx": Sees("B"),
     "head.02cx": Sees("B", team="e", opens="e", dashboard="B"),
     "manager.02cx": Sees("B", inbox="e", team="e", opens="e", dashboard="B", incidents="B"),
@@ -158,9 +161,15 @@ def world(portal, live_portal, worker, simulators, clock) -> World:
         requests.post(simulators.urls["port"] + "/_sim/fail", json={"mode": "ok"}, timeout=5)
     incident = next(j for j in jobs(portal, numbers["B"]) if j.topic == "port.move_containers")
     assert incident.state == "incident"
-    # Wednesday: the 12-hour port SLA has passed for B, and nothing has happened to either for 16 working h.
+    # Wednesday: the 12-hour port SLA has passed for B. Neither is stalled: B's managers were just told,
+    # and RAHO6 is within its 10 working days for A's result.
     clock.set(datetime.fromisoformat("2026-12-09T10:00:00+07:00"))
     worker.fire_due_timers()
+    assert portal.execute(DetectStalledConsignments()) == 0
+    # Monday 21 December, 17:00: A's result is late. Wednesday 23rd, 14:00: 16 working hours later.
+    clock.set(datetime.fromisoformat("2026-12-21T17:01:00+07:00"))
+    worker.fire_due_timers()
+    clock.set(datetime.fromisoformat("2026-12-23T14:02:00+07:00"))
     assert portal.execute(DetectStalledConsignments()) == 2
     with portal.db.session() as db:
         attachment = db.scalar(select(Attachment.id))
@@ -170,7 +179,7 @@ def world(portal, live_portal, worker, simulators, clock) -> World:
             .where(User.username == "officer.raho6")
         )
         escalations = db.scalars(select(Escalation.kind).where(Escalation.resolved_at.is_(None))).all()
-    assert sorted(escalations) == ["port_move_overdue", "stalled", "stalled"]
+    assert sorted(escalations) == ["port_move_overdue", "result_overdue", "stalled", "stalled"]
     both = {cid: consignment(portal, n) for cid, n in numbers.items()}
     assert {cid: (c.customs_branch, c.lead_agency) for cid, c in both.items()} == {
         "A": ("02CI", "RAHO6"),
@@ -183,6 +192,7 @@ def world(portal, live_portal, worker, simulators, clock) -> World:
         bills={cid: c.bill_of_lading for cid, c in both.items()},
         items={
             "r": work_item(portal, numbers["A"], "publish_result").id,
+            "x": work_item(portal, numbers["A"], "escalate_result_overdue").id,
             "e": work_item(portal, numbers["B"], "escalate_port_move").id,
         },
         incident=incident.id,

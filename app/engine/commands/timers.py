@@ -7,11 +7,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from app.models import Consignment, Escalation, ProcessInstance
 
-from .. import notifications
+from .. import notifications, stalling
 from ..executor import CommandContext
 
 
@@ -40,36 +40,41 @@ class FireDueTimers:
 
 @dataclass
 class DetectStalledConsignments:
-    """Raise a "stalled" escalation for each running consignment idle past the threshold."""
+    """Raise a "stalled" escalation for each running consignment idle past the threshold (the rule, and
+    from when idle time counts, is ``app.engine.stalling``)."""
 
     limit: int = 500
 
     def execute(self, ctx: CommandContext) -> int:
         threshold = ctx.settings.stalled_after_working_hours
-        # Working hours never outrun wall-clock hours, so this index-friendly filter loses no candidate.
+        # Working hours never outrun wall-clock hours, so these index-friendly filters lose no candidate.
         cutoff = ctx.now - timedelta(hours=threshold)
         already = select(Escalation.consignment_id).where(
-            Escalation.kind == "stalled", Escalation.resolved_at.is_(None)
+            Escalation.kind == stalling.STALLED, Escalation.resolved_at.is_(None)
         )
-        candidates = ctx.session.scalars(
-            select(Consignment)
+        last_escalated = stalling.last_deadline_escalation(Consignment.id)
+        candidates = ctx.session.execute(
+            select(Consignment, ProcessInstance.next_timer_at, last_escalated)
+            .join(ProcessInstance, ProcessInstance.id == Consignment.instance_id)
             .where(
                 Consignment.status.in_(("registered", "in_progress")),
                 Consignment.last_activity_at < cutoff,
+                or_(ProcessInstance.next_timer_at.is_(None), ProcessInstance.next_timer_at < cutoff),
                 Consignment.id.not_in(already),
             )
             .order_by(Consignment.last_activity_at)
             .limit(self.limit)
         ).all()
         raised = 0
-        for consignment in candidates:
-            idle = ctx.runtime.calendar.working_hours_between(consignment.last_activity_at, ctx.now)
+        for consignment, next_timer_at, last_escalated_at in candidates:
+            since = stalling.idle_since(consignment.last_activity_at, last_escalated_at, next_timer_at)
+            idle = ctx.runtime.calendar.working_hours_between(since, ctx.now)
             if idle < threshold:
                 continue
             ctx.session.add(
                 Escalation(
                     consignment_id=consignment.id,
-                    kind="stalled",
+                    kind=stalling.STALLED,
                     organization=consignment.customs_branch,
                     raised_at=ctx.now,
                 )
