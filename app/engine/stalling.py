@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, case, func, select
 
 from app.models import Escalation
 
@@ -42,3 +42,15 @@ def last_deadline_escalation(consignment_id: ColumnElement[int] | int) -> Column
         .where(Escalation.consignment_id == consignment_id, Escalation.kind != STALLED)
         .scalar_subquery()
     )
+
+
+def idle_since_in_sql(
+    last_activity_at: ColumnElement[datetime],
+    last_deadline_escalated_at: ColumnElement[datetime | None],
+    next_timer_at: ColumnElement[datetime | None],
+) -> ColumnElement[datetime]:
+    """``idle_since`` as a SQL expression, the same on SQLite and PostgreSQL (``GREATEST`` is not)."""
+    escalated = func.coalesce(last_deadline_escalated_at, last_activity_at)
+    timer = func.coalesce(next_timer_at, last_activity_at)
+    later = case((escalated > last_activity_at, escalated), else_=last_activity_at)
+    return case((timer > later, timer), else_=later)

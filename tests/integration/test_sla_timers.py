@@ -15,6 +15,7 @@ from tests.procedure import (
     PRESERVATION_REQUEST,
     SAMPLING,
     completes,
+    consignment,
     jobs,
     open_work_items,
     trader_countersigns,
@@ -231,3 +232,30 @@ def test_a_consignment_says_when_it_will_count_as_stalled_and_when_its_next_time
     assert portal.execute(DetectStalledConsignments()) == 1
     body = read()
     assert body["stalled_at"] is None  # stalled now: nothing more to wait for
+
+
+def test_the_stalled_scan_takes_the_longest_idle_first_so_a_recent_escalation_holds_back_no_one(
+    portal, worker, simulators, clock
+):
+    """The scan reads a batch at a time. Consignment X last moved first but its port-move deadline
+    escalated on Monday evening, so it is idle only from then; Y, registered an hour after X, has been
+    idle since. With a batch of one, Y must be the one read, and raised."""
+    requests.post(simulators.urls["port"] + "/_sim/fail", json={"mode": "error"}, timeout=5)
+    try:
+        x = trader_registers(portal, "C02")  # Monday 08:00
+        for _ in range(3):
+            worker.run_due_jobs()  # the port is down: the move stays pending, its 12-hour SLA runs
+    finally:
+        requests.post(simulators.urls["port"] + "/_sim/fail", json={"mode": "ok"}, timeout=5)
+    clock.advance(timedelta(hours=1))
+    y = trader_registers(portal, "C01")  # Monday 09:00; nobody acts on it again
+    clock.set(ict("2026-12-07T20:01:00"))
+    worker.fire_due_timers()  # X's port move is 12 hours late: escalated
+    assert consignment(portal, x).last_activity_at < consignment(portal, y).last_activity_at
+
+    clock.set(ict("2026-12-08T15:31:00"))  # Y: 8 h on Monday from 09:00 and 8 h on Tuesday from 07:30
+    assert portal.execute(DetectStalledConsignments(limit=1)) == 1
+    with portal.db.session() as session:
+        stalled = session.scalars(select(Escalation.consignment_id).where(Escalation.kind == "stalled")).all()
+    assert stalled == [consignment(portal, y).id]
+    assert portal.execute(DetectStalledConsignments(limit=1)) == 0  # X: idle only since Monday 20:01

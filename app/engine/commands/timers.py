@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 
 from app.models import Consignment, Escalation, ProcessInstance
 
@@ -47,30 +47,34 @@ class DetectStalledConsignments:
 
     def execute(self, ctx: CommandContext) -> int:
         threshold = ctx.settings.stalled_after_working_hours
-        # Working hours never outrun wall-clock hours, so these index-friendly filters lose no candidate.
+        # Working hours never outrun wall-clock hours, so the cutoff loses no candidate. Idle working hours
+        # only shrink as ``since`` grows, so taking the oldest first, no batch is filled by consignments
+        # that turn out not to be stalled while stalled ones wait behind them.
         cutoff = ctx.now - timedelta(hours=threshold)
         already = select(Escalation.consignment_id).where(
             Escalation.kind == stalling.STALLED, Escalation.resolved_at.is_(None)
         )
         last_escalated = stalling.last_deadline_escalation(Consignment.id)
+        since = stalling.idle_since_in_sql(
+            Consignment.last_activity_at, last_escalated, ProcessInstance.next_timer_at
+        )
         candidates = ctx.session.execute(
-            select(Consignment, ProcessInstance.next_timer_at, last_escalated)
+            select(Consignment, since)
             .join(ProcessInstance, ProcessInstance.id == Consignment.instance_id)
             .where(
                 Consignment.status.in_(("registered", "in_progress")),
                 Consignment.last_activity_at < cutoff,
-                or_(ProcessInstance.next_timer_at.is_(None), ProcessInstance.next_timer_at < cutoff),
+                since < cutoff,
                 Consignment.id.not_in(already),
             )
-            .order_by(Consignment.last_activity_at)
+            .order_by(since, Consignment.id)
             .limit(self.limit)
         ).all()
         raised = 0
-        for consignment, next_timer_at, last_escalated_at in candidates:
-            since = stalling.idle_since(consignment.last_activity_at, last_escalated_at, next_timer_at)
-            idle = ctx.runtime.calendar.working_hours_between(since, ctx.now)
+        for consignment, idle_from in candidates:
+            idle = ctx.runtime.calendar.working_hours_between(idle_from, ctx.now)
             if idle < threshold:
-                continue
+                break  # the rest were idle for less
             ctx.session.add(
                 Escalation(
                     consignment_id=consignment.id,
