@@ -330,18 +330,17 @@ def consignment_clock(
         )
         .exists()
     )
+    since = stalling.idle_since()
     row = session.execute(
-        select(ProcessInstance.next_timer_at, stalled_now, stalling.last_deadline_escalation(c.id)).where(
-            ProcessInstance.id == c.instance_id
-        )
+        select(ProcessInstance.next_timer_at, stalled_now, since)
+        .join(Consignment, Consignment.instance_id == ProcessInstance.id)
+        .where(ProcessInstance.id == c.instance_id)
     ).first()
-    next_timer, stalled, last_escalated = row if row is not None else (None, False, None)
+    next_timer, stalled, idle_from = row if row is not None else (None, False, None)
     stalled = running and stalled
     stalled_at = None
-    if running and not stalled:
-        since = stalling.idle_since(c.last_activity_at, last_escalated, next_timer)
-        if since is not None:
-            stalled_at = calendar.add_working_hours(since, stalled_after_hours).isoformat()
+    if running and not stalled and idle_from is not None:
+        stalled_at = calendar.add_working_hours(idle_from, stalled_after_hours).isoformat()
     return {
         "last_activity_at": c.last_activity_at.isoformat() if c.last_activity_at else None,
         "next_timer_at": next_timer.isoformat() if running and next_timer else None,

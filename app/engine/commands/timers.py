@@ -54,10 +54,7 @@ class DetectStalledConsignments:
         already = select(Escalation.consignment_id).where(
             Escalation.kind == stalling.STALLED, Escalation.resolved_at.is_(None)
         )
-        last_escalated = stalling.last_deadline_escalation(Consignment.id)
-        since = stalling.idle_since_in_sql(
-            Consignment.last_activity_at, last_escalated, ProcessInstance.next_timer_at
-        )
+        since = stalling.idle_since()
         candidates = ctx.session.execute(
             select(Consignment, since)
             .join(ProcessInstance, ProcessInstance.id == Consignment.instance_id)
