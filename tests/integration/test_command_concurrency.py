@@ -231,9 +231,12 @@ def test_two_workers_firing_the_same_due_timer_at_once_fire_it_once_and_the_othe
     (the timer stays due for its next pass if the first one fails). Both are made to meet after the
     claim, up to 2 s: with the lock the second never gets there."""
     requests.post(simulators.urls["port"] + "/_sim/fail", json={"mode": "error"}, timeout=5)
-    number = trader_registers(portal, "C02")
-    for _ in range(3):
-        worker.run_due_jobs()  # the port is down: its move stays pending, the 12-hour SLA runs
+    try:
+        number = trader_registers(portal, "C02")
+        for _ in range(3):
+            worker.run_due_jobs()  # the port is down: its move stays pending, the 12-hour SLA runs
+    finally:
+        requests.post(simulators.urls["port"] + "/_sim/fail", json={"mode": "ok"}, timeout=5)
     clock.advance(timedelta(hours=12, minutes=1))
     with portal.db.session() as session:
         instance_id = session.scalar(
@@ -249,13 +252,10 @@ def test_two_workers_firing_the_same_due_timer_at_once_fire_it_once_and_the_othe
     monkeypatch.setattr(CommandContext, "load", counted_load)
     meet_before(monkeypatch, CommandContext, "load")
 
-    try:
-        fired = at_once(
-            lambda: portal.execute(FireDueTimers(instance_id)),
-            lambda: second_portal.execute(FireDueTimers(instance_id)),
-        )
-    finally:
-        requests.post(simulators.urls["port"] + "/_sim/fail", json={"mode": "ok"}, timeout=5)
+    fired = at_once(
+        lambda: portal.execute(FireDueTimers(instance_id)),
+        lambda: second_portal.execute(FireDueTimers(instance_id)),
+    )
 
     assert sorted(fired) == [False, True]
     assert len(loads) == 1  # the skipping worker restored nothing
